@@ -1,0 +1,172 @@
+"""The command line: flags in, `Settings` and `Output` out, the run's exit code back.
+
+Thin on purpose: every decision lives in `settings`, `runner`, `engine` and the rewrites.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nativecar import __version__
+from nativecar.documents import InputError
+from nativecar.settings import (
+    Settings,
+    UsageError,
+    find_config,
+    from_config,
+    parse_feature_gates,
+    parse_kube_version,
+)
+
+app = typer.Typer(
+    name="nativecar",
+    help="Move Kubernetes manifests onto native sidecars (init containers with restartPolicy: Always).",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+PathsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Files or directories (walked for *.yaml, *.yml). None or '-' reads stdin.", show_default=False),
+]
+InPlace = Annotated[bool, typer.Option("--in-place", "-i", help="Rewrite the files instead of printing to stdout.")]
+Check = Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if anything would change.")]
+Diff = Annotated[bool, typer.Option("--diff", help="Print a unified diff instead of the manifests.")]
+KubeVersion = Annotated[
+    str | None,
+    typer.Option("--kube-version", help="Oldest Kubernetes version the manifests must run on.  [default: 1.29]"),
+]
+Sidecar = Annotated[
+    list[str] | None,
+    typer.Option("--sidecar", help="Also treat containers with this name as sidecars (repeatable).", show_default=False),
+]
+FeatureGates = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--feature-gates",
+        help="Feature gates the cluster has on, e.g. SidecarContainers=true to allow Kubernetes 1.28.",
+        show_default=False,
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Settings file (.nativecar.yaml format). Default: the nearest .nativecar.yaml or "
+        "pyproject.toml [tool.nativecar], from the working directory upwards.",
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"nativecar {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Move Kubernetes manifests onto native sidecars (init containers with restartPolicy: Always).
+
+    Output goes to stdout unless -i is given; messages go to stderr. Exit codes: 0 done,
+    1 --check found work, 2 bad usage or bad input (nothing is written then).
+    """
+
+
+def build_settings(
+    kube_version: str | None,
+    sidecar: list[str] | None,
+    feature_gates: list[str] | None,
+    quiet: bool,
+    config: Path | None,
+) -> Settings:
+    """Defaults, then the config file, then the flags that were given."""
+    settings = Settings()
+    config_path = config if config is not None else find_config(Path.cwd())
+    if config is not None and not config.is_file():
+        raise InputError(str(config), 1, 1, "config file not found")
+    if config_path is not None:
+        settings = from_config(settings, config_path)
+    changes: dict = {}
+    if kube_version is not None:
+        changes["kube_version"] = parse_kube_version(kube_version)
+    if sidecar:
+        changes["sidecars"] = tuple(dict.fromkeys([*settings.sidecars, *sidecar]))
+    if feature_gates:
+        changes["feature_gates"] = parse_feature_gates(feature_gates)
+    if quiet:
+        changes["quiet"] = True
+    from dataclasses import replace
+
+    settings = replace(settings, **changes)
+    if settings.sidecar_gate and settings.kube_version < (1, 28):
+        raise UsageError("the SidecarContainers feature gate exists from Kubernetes 1.28 on")
+    return settings
+
+
+@app.command()
+def migrate(
+    paths: PathsArgument = None,
+    in_place: InPlace = False,
+    check: Check = False,
+    diff: Diff = False,
+    kube_version: KubeVersion = None,
+    sidecar: Sidecar = None,
+    feature_gates: FeatureGates = None,
+    quiet: Quiet = False,
+    config: ConfigFile = None,
+) -> None:
+    """Convert legacy sidecars to native sidecars, then fix their probes and the grace period.
+
+    Recognises istio-proxy, linkerd-proxy and the Cloud SQL Auth Proxy, plus every --sidecar
+    name. Documents with nothing to convert come out byte for byte; changed ones change only
+    on the lines that carry the change.
+    """
+    from nativecar.report import Report
+    from nativecar.runner import Output, run
+
+    report = Report(quiet=quiet, check=check)
+    try:
+        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config)
+        if in_place and (check or diff):
+            raise UsageError("--in-place writes files; --check and --diff never do: choose one")
+    except (UsageError, InputError) as error:
+        report.error(error if isinstance(error, InputError) else str(error))
+        raise typer.Exit(2) from None
+    report.quiet = settings.quiet
+    code = run(paths or [], settings, Output(in_place=in_place, check=check, diff=diff), report)
+    raise typer.Exit(code)
+
+
+@app.command()
+def profiles(name: Annotated[str | None, typer.Argument(help="Print this profile as YAML.")] = None) -> None:
+    """List the built-in sidecar profiles, or print one."""
+    from nativecar.profiles import BUILTIN, builtin
+
+    if name is None:
+        for profile_name in BUILTIN:
+            print(f"{profile_name:<18} {builtin(profile_name).summary}")
+        return
+    if name not in BUILTIN:
+        print(f"error: no built-in profile {name!r}; choose from {', '.join(BUILTIN)}", file=sys.stderr)
+        raise typer.Exit(2)
+    from importlib import resources
+
+    print(resources.files("nativecar.profiles").joinpath(f"{name}.yaml").read_text(encoding="utf-8"), end="")
+
+
+def run() -> None:
+    """The console-script entry point."""
+    app()

@@ -1,0 +1,132 @@
+"""The pure core: one source's text in, its rewritten text and change records out.
+
+No files, no printing. For each document: find its pod specs on the node tree; build the
+editable model only when a pod holds something a rewrite acts on; run the rewrites in
+`rewrites.ORDER`; turn the model's differences into text edits (`edits.Patcher`); re-parse the
+patched document and check it says exactly what the model says; if it does not (or the patch
+could not be made) re-emit that one document with ruamel.yaml (`fallback`) and say so.
+Documents nothing happened to are never touched, so they come out byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from nativecar import workloads
+from nativecar.changes import Change
+from nativecar.documents import Document, InputError, Source, parse
+from nativecar.edits import Edit, Patcher, Unpatchable, apply
+from nativecar.model import build
+from nativecar.render import Style, detect_style
+from nativecar.rewrites import ORDER, Context
+
+
+@dataclass
+class Outcome:
+    """What became of one source: its new text, the records, and the documents re-emitted."""
+
+    source: Source
+    text: str
+    changes: list[Change] = field(default_factory=list)
+    reemitted: list[int] = field(default_factory=list)  # document indexes
+    failed: list[str] = field(default_factory=list)  # messages for documents left unchanged
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.source.text
+
+
+def process(source: Source, context: Context) -> Outcome:
+    """Run the rewrites over every document of `source` (raises `InputError` on bad input)."""
+    documents = parse(source)
+    outcome = Outcome(source=source, text=source.text)
+    edits: list[Edit] = []
+    for document in documents:
+        if not any(wanted(spec, context) for spec in workloads.pod_spec_nodes(document.root)):
+            continue
+        model = build(document.root)
+        changes: list[Change] = []
+        for pod in workloads.pods(model):
+            for rewrite in ORDER:
+                changes.extend(rewrite(pod, context))
+        outcome.changes.extend(changes)
+        edit = _patch(source, document, model, outcome)
+        if edit is not None:
+            edits.append(edit)
+    if edits:
+        outcome.text = apply(source.text, edits)
+    return outcome
+
+
+def wanted(spec: Node, context: Context) -> bool:
+    """Whether a pod spec node holds anything a rewrite acts on: a sidecar, legacy or native."""
+    containers = workloads.node_get(spec, "containers")
+    if isinstance(containers, SequenceNode):
+        for container in containers.value:
+            name = _scalar(workloads.node_get(container, "name"))
+            image = _scalar(workloads.node_get(container, "image"))
+            if context.recognise(name, image) is not None:
+                return True
+    init_containers = workloads.node_get(spec, "initContainers")
+    if isinstance(init_containers, SequenceNode):
+        for container in init_containers.value:
+            if isinstance(container, MappingNode) and workloads.node_get(container, "restartPolicy") is not None:
+                return True
+    return False
+
+
+def _scalar(node: Node | None) -> str | None:
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+def _patch(source: Source, document: Document, model: object, outcome: Outcome) -> Edit | None:
+    """The one edit that rewrites this document's body, verified; None if nothing changed."""
+    root = document.root
+    style = detect_style(root, source.text, source.newline)
+    patcher = Patcher(source.text, root, style)
+    start = root.start_mark.index
+    if patcher.on_own_line(start):
+        start = patcher.line_start(start)
+    try:
+        patcher.diff(model, root)
+        if not patcher.edits:
+            return None
+        end = patcher.line_end(patcher.content_end(root))
+        patched = apply(source.text, patcher.edits, start, end)
+        if _says(patched, model, source):
+            return Edit(start, end, patched)
+    except Unpatchable:
+        pass
+    return _reemit(source, document, model, outcome, style, start)
+
+
+def _reemit(source: Source, document: Document, model: object, outcome: Outcome, style: Style, start: int
+) -> Edit | None:
+    """The fallback: the document re-emitted by ruamel.yaml, verified like a patch."""
+    from nativecar.fallback import reemit
+
+    end = document.root.end_mark.index
+    body = source.text[start:end]
+    try:
+        rewritten = reemit(body, document.root.start_mark.line, model, style)
+    except Exception as error:  # noqa: BLE001 - ruamel raises many types; the document stays as it was
+        outcome.failed.append(f"document {document.index + 1}: could not be re-emitted ({error})")
+        return None
+    if rewritten == body:
+        return None
+    if not _says(rewritten, model, source):
+        outcome.failed.append(f"document {document.index + 1}: the rewritten text did not verify")
+        return None
+    outcome.reemitted.append(document.index)
+    return Edit(start, end, rewritten)
+
+
+def _says(text: str, model: object, source: Source) -> bool:
+    """Whether `text` parses to exactly one document equal to `model`."""
+    try:
+        documents = parse(Source(path=source.path, text=text, newline=source.newline))
+    except InputError:
+        return False
+    return len(documents) == 1 and build(documents[0].root) == model

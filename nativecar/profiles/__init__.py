@@ -1,0 +1,150 @@
+"""Sidecar profiles: what nativecar knows about one vendor's sidecar, kept as YAML data.
+
+A profile says how to recognise its legacy sidecar, which init containers must run before it,
+its startup probe, its shutdown budget, the lifecycle hooks that only made sense while it was a
+regular container, and the annotations that record native mode. The built-in profiles are the
+YAML files beside this module; a user profile is the same format in a file of their own.
+
+The models are frozen standard-library dataclasses. Built-in profiles are trusted package data
+(a test validates them with pydantic) and are converted with `from_data`, which is what keeps
+pydantic's import (about a quarter of a second) off the start-up path of every command. Data a
+user wrote is validated with pydantic (`validate`), which gives field paths in its errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+
+BUILTIN = ("istio", "linkerd", "cloud-sql-proxy")
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a legacy sidecar is recognised: by container name or by image repository glob."""
+
+    names: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+
+    def matches(self, name: str | None, image: str | None) -> bool:
+        if name is not None and name in self.names:
+            return True
+        if image and self.images:
+            repository = image_repository(image)
+            return any(fnmatch.fnmatchcase(repository, pattern) for pattern in self.images)
+        return False
+
+
+@dataclass(frozen=True)
+class LegacyHook:
+    """A lifecycle handler that only a legacy sidecar needs, recognised by its command.
+
+    `command` is a prefix of the handler's `exec.command`, element by element, each element a
+    glob pattern (`/bin/sleep`, `*`).
+    """
+
+    event: Literal["postStart", "preStop"]
+    command: tuple[str, ...]
+    reason: str = ""
+
+    def matches(self, command: Any) -> bool:
+        if not isinstance(command, list) or len(command) < len(self.command):
+            return False
+        return all(fnmatch.fnmatchcase(str(part), pattern) for part, pattern in zip(command, self.command))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One vendor's sidecar; see the module docstring and `docs` in each built-in YAML file."""
+
+    name: str
+    summary: str
+    match: Match = field(default_factory=Match)
+    runs_after: tuple[str, ...] = ()
+    startup_probe: Mapping[str, Any] | None = None
+    shutdown_seconds: int = 5
+    legacy_hooks: tuple[LegacyHook, ...] = ()
+    native_annotations: Mapping[str, str] = field(default_factory=dict)
+    obsolete_annotations: tuple[str, ...] = ()
+    vendor: Literal["istio", "linkerd", "cloud-sql-proxy"] | None = None
+
+
+def image_repository(image: str) -> str:
+    """`gcr.io/x/proxy:1.2@sha256:..` -> `gcr.io/x/proxy` (a registry port is not a tag)."""
+    repository = image.split("@", 1)[0]
+    slash = repository.rfind("/")
+    colon = repository.rfind(":")
+    return repository[:colon] if colon > slash else repository
+
+
+def generic(name: str) -> Profile:
+    """The profile of a container the user named with `--sidecar`: placed after all init
+    containers (so nothing that ran before it runs after it), probe derived, 5 s budget."""
+    return Profile(name=name, summary=f"sidecar named with --sidecar {name}", match=Match(names=(name,)))
+
+
+@functools.cache
+def builtin(name: str) -> Profile:
+    """A built-in profile by name (KeyError if there is none)."""
+    if name not in BUILTIN:
+        raise KeyError(name)
+    import yaml
+
+    text = resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return from_data(Profile, yaml.load(text, Loader=yaml.CSafeLoader))
+
+
+def builtins() -> tuple[Profile, ...]:
+    return tuple(builtin(name) for name in BUILTIN)
+
+
+# -- data -> dataclasses -----------------------------------------------------------------------
+
+
+def snake(name: str) -> str:
+    """`startupProbe` -> `startup_probe`: profile files use Kubernetes' camelCase."""
+    return "".join("_" + char.lower() if char.isupper() else char for char in name)
+
+
+def camel(name: str) -> str:
+    """`startup_probe` -> `startupProbe`."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def from_data(kind: Any, data: Any) -> Any:
+    """Build `kind` (a dataclass, tuple, mapping or plain type) from trusted YAML data.
+
+    No validation beyond shape: this is for the package's own profiles, which the test suite
+    validates with pydantic. Unknown keys are ignored; `docs` keys are documentation.
+    """
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        given = {snake(key): value for key, value in (data or {}).items()}
+        return kind(
+            **{
+                item.name: from_data(hints[item.name], given[item.name])
+                for item in dataclasses.fields(kind)
+                if item.name in given
+            }
+        )
+    origin = typing.get_origin(kind)
+    arguments = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if data is None:
+            return None
+        return from_data(next(argument for argument in arguments if argument is not type(None)), data)
+    if origin is tuple:
+        return tuple(from_data(arguments[0], item) for item in data or ())
+    if origin is Literal or kind is Any:
+        return data
+    if origin in (Mapping, dict) or kind in (Mapping, dict):
+        return types.MappingProxyType(dict(data or {}))
+    return kind(data)

@@ -1,0 +1,148 @@
+"""What a run tells the user on stderr, and the exit code it ends with.
+
+The `Report` owns both, like black's: it hears about every input (changed, unchanged, bad)
+and turns that into one line per changed or skipped workload, a line per warning, a closing
+summary, and 0 (done), 1 (`--check` found work) or 2 (bad usage or bad input). Colour is used
+only when stderr is a terminal, and rich is imported only then.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from nativecar.changes import Change
+from nativecar.documents import InputError
+from nativecar.engine import Outcome
+
+STDIN_NAME = "<stdin>"
+
+
+@dataclass
+class Report:
+    """Collects a run's results and writes its messages to `stream` (stderr)."""
+
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    quiet: bool = False
+    check: bool = False
+    colour: bool | None = None
+    errors: int = 0
+    changed_files: int = 0
+    unchanged_files: int = 0
+    converted: int = 0
+    skipped: int = 0
+    warnings: int = 0
+
+    def __post_init__(self) -> None:
+        if self.colour is None:
+            self.colour = self.stream.isatty()
+        self._console = None
+
+    # -- output --------------------------------------------------------------------------------
+
+    def _print(self, text: str, style: str | None = None) -> None:
+        if self.colour and style:
+            if self._console is None:
+                from rich.console import Console
+
+                self._console = Console(file=self.stream, highlight=False, soft_wrap=True)
+            self._console.print(text, style=style, markup=False)
+        else:
+            print(text, file=self.stream)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def error(self, error: InputError | str) -> None:
+        """Bad input or usage: always shown, even with --quiet."""
+        self.errors += 1
+        self._print(f"{error}" if isinstance(error, InputError) else f"error: {error}", "bold red")
+
+    def outcome(self, name: str, outcome: Outcome) -> None:
+        """The records of one processed input."""
+        if outcome.changed:
+            self.changed_files += 1
+        else:
+            self.unchanged_files += 1
+        prefix = "" if name == STDIN_NAME else f"{name}: "
+        for workload, changes in _by_workload(outcome.changes):
+            self._workload(prefix, name, workload, changes)
+        for index in outcome.reemitted:
+            self.warnings += 1
+            if not self.quiet:
+                self._print(
+                    f"{prefix}warning: document {index + 1} was re-emitted by ruamel.yaml because its text "
+                    "could not be patched exactly; review its layout",
+                    "yellow",
+                )
+        for message in outcome.failed:
+            self.error(f"{prefix}{message}; left unchanged")
+
+    def _workload(self, prefix: str, name: str, workload: str, changes: list[Change]) -> None:
+        edits = [change.message for change in changes if change.action == "changed"]
+        skips = [change.message for change in changes if change.action == "skipped"]
+        if edits:
+            self.converted += 1
+            if not self.quiet:
+                verb = "would change: " if self.check else ""
+                self._print(f"{prefix}{workload}: {verb}{'; '.join(edits)}", "green")
+        for message in skips:
+            self.skipped += 1
+            if not self.quiet:
+                self._print(f"{prefix}{workload}: skipped: {message}", "yellow")
+        for change in changes:
+            if change.action == "warning":
+                self.warnings += 1
+                if not self.quiet:
+                    where = name if name != STDIN_NAME else STDIN_NAME
+                    line = f":{change.line}" if change.line else ""
+                    self._print(f"{where}{line}: warning: {workload}: {change.message}", "yellow")
+
+    def summary(self) -> None:
+        """The closing line, black-style."""
+        if self.quiet or self.errors:
+            if self.errors:
+                self._print(f"{_count(self.errors, 'error')}; nothing was written.", "bold red")
+            return
+        files = self.changed_files + self.unchanged_files
+        verb = "would be rewritten" if self.check else "rewritten"
+        parts = [f"{_count(self.converted, 'workload')} {'to convert' if self.check else 'converted'}"]
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        if self.warnings:
+            parts.append(_count(self.warnings, "warning"))
+        line = f"{', '.join(parts)}; {_count(self.changed_files, 'file')} {verb}, {self.unchanged_files} of {files} unchanged."
+        self._print(line, "bold")
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        if self.check and self.changed_files:
+            return 1
+        return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _by_workload(changes: Iterable[Change]) -> list[tuple[str, list[Change]]]:
+    grouped: dict[str, list[Change]] = {}
+    for change in changes:
+        grouped.setdefault(change.workload, []).append(change)
+    return list(grouped.items())
+
+
+def unified_diff(name: str, before: str, after: str) -> str:
+    """A unified diff of one input, `a/NAME` to `b/NAME`, as `git diff` and black print it."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{name}",
+        tofile=f"b/{name}",
+    )
+    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return text

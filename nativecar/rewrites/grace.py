@@ -1,0 +1,33 @@
+"""Rewrite 3, `grace`: the termination grace period grows by what converted sidecars need.
+
+Last, because it needs the list of sidecars `legacy` converted in this run (`Pod.converted`).
+A legacy sidecar shut down in parallel with the app, each with the whole grace period. A
+native sidecar gets SIGTERM only after the last app container has exited, from what is left
+of the same period. So the period grows by the sidecars' shutdown budgets and the app keeps
+the time it had. It is never lowered, and sidecars that were native already add nothing, which
+keeps a second run from growing it again.
+"""
+
+from __future__ import annotations
+
+from nativecar import vendors
+from nativecar.changes import Change
+from nativecar.rewrites import Context
+from nativecar.workloads import Pod
+
+KEY = "terminationGracePeriodSeconds"
+DEFAULT = 30  # the API's default when the field is absent
+
+
+def rewrite(pod: Pod, context: Context) -> list[Change]:
+    if not pod.converted:
+        return []
+    budget = sum(vendors.shutdown_seconds(pod, container, profile) for container, profile in pod.converted)
+    if budget <= 0:
+        return []
+    current = pod.spec.get(KEY, DEFAULT)
+    if isinstance(current, bool) or not isinstance(current, int):
+        return [Change(pod.label, f"{KEY} is {current!r}, not a number; left as it is", "warning")]
+    names = ", ".join(str(container.get("name")) for container, _ in pod.converted)
+    pod.spec[KEY] = current + budget
+    return [Change(pod.label, f"{KEY} {current} -> {current + budget} (+{budget}s for {names} to stop after the app)")]

@@ -1,0 +1,153 @@
+"""Rewrite 1, `legacy`: sidecars still in `containers` become native sidecars in `initContainers`.
+
+First in the pipeline: the rewrites after it only look at native sidecars. A container is a
+legacy sidecar when a profile recognises it (name or image) or the user named it with
+`--sidecar`. It moves to `initContainers` with `restartPolicy: Always`:
+
+- profiles with `runsAfter` helpers (Istio's `istio-init`, Linkerd's `linkerd-init`) go first,
+  helper then sidecar, ahead of the user's own init containers, which then run inside the mesh
+  as the vendors' native injection renders it;
+- any other sidecar goes after all existing init containers, so nothing that ran before it
+  now runs after it.
+
+Lifecycle hooks only a legacy sidecar needs (the profile's `legacyHooks`) are dropped, and the
+vendor's bookkeeping is updated (`nativecar.vendors`). A workload is left alone, with the
+reason, when converting it would not be safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nativecar import vendors
+from nativecar.changes import Change, line_of
+from nativecar.profiles import Profile
+from nativecar.rewrites import Context
+from nativecar.workloads import Pod
+
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+
+
+def rewrite(pod: Pod, context: Context) -> list[Change]:
+    containers = pod.containers()
+    sidecars = [
+        (container, profile)
+        for container in containers
+        if isinstance(container, dict)
+        and (profile := context.recognise(container.get("name"), container.get("image"))) is not None
+    ]
+    if not sidecars:
+        return []
+    names = ", ".join(str(container.get("name")) for container, _ in sidecars)
+    reason = _unsafe(pod, context, sidecars)
+    if reason:
+        return [Change(pod.label, f"{names} left as a regular container: {reason}", "skipped", line_of(sidecars[0][0]))]
+
+    changes: list[Change] = []
+    if context.kube_version == (1, 28):
+        changes.append(
+            Change(
+                pod.label,
+                "Kubernetes 1.28 runs native sidecars only with the SidecarContainers feature gate on "
+                "every API server and kubelet; without it this pod never leaves Init",
+                "warning",
+            )
+        )
+    first_was_sidecar = containers[0] is sidecars[0][0]
+    init_containers = pod.spec.get("initContainers")
+    if not isinstance(init_containers, list):
+        init_containers = []
+    front: list[Any] = []
+    for container, profile in sidecars:
+        containers.remove(container)
+        for helper_name in profile.runs_after:
+            helper = _named(init_containers, helper_name)
+            if helper is not None:
+                init_containers.remove(helper)
+                front.append(helper)
+        notes = _drop_legacy_hooks(container, profile)
+        container["restartPolicy"] = "Always"
+        notes += vendors.convert(pod, container, profile)
+        if profile.runs_after:
+            front.append(container)
+        else:
+            init_containers.append(container)
+        for key, value in profile.native_annotations.items():
+            pod.set_annotation(key, value)
+        for key in profile.obsolete_annotations:
+            if key in pod.annotations:
+                del pod.annotations[key]
+                notes.append(f"annotation {key} removed")
+        pod.converted.append((container, profile))
+        message = f"{container.get('name')} -> native sidecar"
+        changes.append(Change(pod.label, "; ".join([message, *notes]), "changed", line_of(container)))
+    init_containers[:0] = front
+    if "initContainers" not in pod.spec:
+        _put_after(pod.spec, "containers", "initContainers", init_containers)
+    if first_was_sidecar and DEFAULT_CONTAINER not in pod.annotations:
+        changes.append(
+            Change(
+                pod.label,
+                f"kubectl logs/exec now default to {containers[0].get('name')!r} instead of "
+                f"{sidecars[0][0].get('name')!r}",
+                "warning",
+            )
+        )
+    return changes
+
+
+def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) -> str | None:
+    """Why this pod's sidecars cannot be made native, or None when they can."""
+    major, minor = context.kube_version
+    if not context.native_sidecars_available:
+        if (major, minor) == (1, 28):
+            return (
+                "Kubernetes 1.28 needs the SidecarContainers feature gate "
+                "(pass --feature-gates SidecarContainers=true if the cluster enables it)"
+            )
+        return f"native sidecars need Kubernetes 1.29 or later (target is {major}.{minor})"
+    if len(sidecars) == len(pod.containers()):
+        return "it is the only container; a pod needs at least one regular container"
+    init_names = {str(c.get("name")) for c in pod.containers("initContainers") if isinstance(c, dict)}
+    taken = [str(container.get("name")) for container, _ in sidecars if str(container.get("name")) in init_names]
+    if taken:
+        return f"initContainers already has a container named {', '.join(taken)}"
+    if "initContainers" in pod.spec and not isinstance(pod.spec["initContainers"], list):
+        return "initContainers is not a list"
+    return None
+
+
+def _named(containers: list, name: str) -> dict | None:
+    for container in containers:
+        if isinstance(container, dict) and container.get("name") == name:
+            return container
+    return None
+
+
+def _drop_legacy_hooks(container: dict, profile: Profile) -> list[str]:
+    """Remove the lifecycle handlers the profile lists as legacy-only; say which went."""
+    lifecycle = container.get("lifecycle")
+    if not isinstance(lifecycle, dict):
+        return []
+    notes: list[str] = []
+    for hook in profile.legacy_hooks:
+        handler = lifecycle.get(hook.event)
+        command = handler.get("exec", {}).get("command") if isinstance(handler, dict) else None
+        if hook.matches(command):
+            del lifecycle[hook.event]
+            notes.append(f"{hook.event} {' '.join(map(str, command[:2]))} removed" + (f" ({hook.reason})" if hook.reason else ""))
+    if not lifecycle:
+        del container["lifecycle"]
+    return notes
+
+
+def _put_after(mapping: dict, anchor: str, key: str, value: Any) -> None:
+    """Add `key` right after `anchor` in the mapping's order (at the end if `anchor` is absent)."""
+    if anchor not in mapping:
+        mapping[key] = value
+        return
+    tail = list(mapping.items())[list(mapping).index(anchor) + 1 :]
+    for name, _ in tail:
+        del mapping[name]
+    mapping[key] = value
+    mapping.update(tail)

@@ -1,0 +1,97 @@
+"""Rewrite 2, `probes`: every native sidecar gets a startup signal, and no probe the API rejects.
+
+After `legacy`, so sidecars converted in this run are covered as well as ones that were native
+already. The kubelet starts the next init container, and finally the app, as soon as a sidecar
+has *started*: its process runs, its postStart hook returned, its startupProbe passed. Without
+a startupProbe or a postStart hook that is the moment the process exists, so the app can start
+before its proxy is ready. The startup probe comes from the sidecar's profile (through its
+vendor hook), else it is derived from the sidecar's own readiness or liveness handler, else a
+warning names the container.
+
+Values the API server rejects on any probe of a sidecar are fixed: `successThreshold` other
+than 1 on a liveness or startup probe, and `terminationGracePeriodSeconds` on a readiness probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nativecar import vendors
+from nativecar.changes import Change, line_of
+from nativecar.rewrites import Context
+from nativecar.workloads import Pod
+
+HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
+DERIVED = {"periodSeconds": 1, "failureThreshold": 120}  # two minutes to become ready
+
+
+def rewrite(pod: Pod, context: Context) -> list[Change]:
+    changes: list[Change] = []
+    for container in pod.containers("initContainers"):
+        if not isinstance(container, dict) or container.get("restartPolicy") != "Always":
+            continue
+        name = container.get("name")
+        notes = _fix_rejected(container)
+        if "startupProbe" not in container and not _has_post_start(container):
+            probe, note = _startup_probe(pod, container, context)
+            if probe is not None:
+                container["startupProbe"] = probe
+                notes.append(f"startupProbe added ({note})" if note else "startupProbe added")
+            else:
+                changes.append(
+                    Change(
+                        pod.label,
+                        f"sidecar {name} has no startup signal: the app may start before it is ready"
+                        + (f" ({note})" if note else "; add a startupProbe"),
+                        "warning",
+                        line_of(container),
+                    )
+                )
+        if notes:
+            changes.append(Change(pod.label, f"{name}: " + "; ".join(notes), "changed", line_of(container)))
+    return changes
+
+
+def _startup_probe(pod: Pod, container: dict, context: Context) -> tuple[dict[str, Any] | None, str]:
+    profile = context.recognise(container.get("name"), container.get("image"))
+    if profile is not None and (profile.startup_probe is not None or profile.vendor is not None):
+        probe, note = vendors.startup_probe(pod, container, profile)
+        if probe is not None or note:
+            return probe, note
+    return derive(container)
+
+
+def derive(container: dict) -> tuple[dict[str, Any] | None, str]:
+    """A startup probe on the handler of the sidecar's readiness (else liveness) probe."""
+    for source in ("readinessProbe", "livenessProbe"):
+        probe = container.get(source)
+        if not isinstance(probe, dict):
+            continue
+        handlers = [key for key in HANDLERS if key in probe]
+        if len(handlers) != 1:
+            continue
+        derived: dict[str, Any] = {handlers[0]: vendors.copy_data(probe[handlers[0]])}
+        if "timeoutSeconds" in probe:
+            derived["timeoutSeconds"] = probe["timeoutSeconds"]
+        derived.update(DERIVED)
+        return derived, f"from its {source}"
+    return None, ""
+
+
+def _has_post_start(container: dict) -> bool:
+    lifecycle = container.get("lifecycle")
+    return isinstance(lifecycle, dict) and "postStart" in lifecycle
+
+
+def _fix_rejected(container: dict) -> list[str]:
+    notes: list[str] = []
+    for name in ("livenessProbe", "startupProbe"):
+        probe = container.get(name)
+        if isinstance(probe, dict) and "successThreshold" in probe and probe["successThreshold"] != 1:
+            probe["successThreshold"] = 1
+            notes.append(f"{name}.successThreshold set to 1 (the API accepts no other value)")
+    readiness = container.get("readinessProbe")
+    if isinstance(readiness, dict) and "terminationGracePeriodSeconds" in readiness:
+        del readiness["terminationGracePeriodSeconds"]
+        notes.append("readinessProbe.terminationGracePeriodSeconds removed (the API rejects it)")
+    return notes

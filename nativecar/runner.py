@@ -1,0 +1,93 @@
+"""One run over many inputs: read and rewrite everything first, then write.
+
+Bad input anywhere (an unreadable path, a YAML error, a duplicate key) stops the run before a
+single byte is written, to stdout or to any file, so a pipeline such as
+`nativecar migrate k8s/ | kubectl apply -f -` never applies half a stream.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from nativecar import engine, files
+from nativecar.documents import InputError, decode, encode
+from nativecar.report import Report, unified_diff
+from nativecar.rewrites import Context
+from nativecar.settings import Settings
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where results go: stdout (default), back into the files, or nowhere but the report."""
+
+    in_place: bool = False
+    check: bool = False
+    diff: bool = False
+
+
+def context_for(settings: Settings) -> Context:
+    return Context(
+        kube_version=settings.kube_version,
+        sidecar_gate=settings.sidecar_gate,
+        sidecar_names=settings.sidecars,
+    )
+
+
+def run(paths: list[str], settings: Settings, output: Output, report: Report, stdout: BinaryIO | None = None) -> int:
+    """Process `paths` and write the results; returns the exit code."""
+    stdout = stdout or sys.stdout.buffer
+    try:
+        inputs = files.expand(paths)
+    except InputError as error:
+        report.error(error)
+        report.summary()
+        return report.exit_code
+    if output.in_place and any(item.path is None for item in inputs):
+        report.error("--in-place needs files; standard input can only be written to stdout")
+        return report.exit_code
+    context = context_for(settings)
+    results: list[tuple[files.Input, engine.Outcome]] = []
+    for item in inputs:
+        try:
+            source = decode(files.read(item), item.name)
+            results.append((item, engine.process(source, context)))
+        except InputError as error:
+            report.error(error)
+    if report.errors:
+        report.summary()
+        return report.exit_code
+    for item, outcome in results:
+        report.outcome(item.name, outcome)
+    _write(results, output, stdout)
+    report.summary()
+    return report.exit_code
+
+
+def _write(results: list[tuple[files.Input, engine.Outcome]], output: Output, stdout: BinaryIO) -> None:
+    if output.diff:
+        for item, outcome in results:
+            if outcome.changed:
+                stdout.write(unified_diff(item.name, outcome.source.text, outcome.text).encode("utf-8"))
+        stdout.flush()
+        return
+    if output.check:
+        return
+    if output.in_place:
+        for item, outcome in results:
+            if outcome.changed and item.path is not None:
+                files.write_atomic(item.path, encode(outcome.source, outcome.text))
+        return
+    previous_ended = True
+    for index, (_, outcome) in enumerate(results):
+        data = encode(outcome.source, outcome.text)
+        if index > 0:
+            separator = b"" if previous_ended else b"\n"
+            if not outcome.text.lstrip("\ufeff").startswith("---"):
+                separator += b"---\n"
+            stdout.write(separator)
+            data = data.removeprefix(b"\xef\xbb\xbf")  # one BOM, at the start of the stream
+        stdout.write(data)
+        previous_ended = outcome.text.endswith("\n") or not outcome.text
+    stdout.flush()

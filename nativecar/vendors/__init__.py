@@ -1,0 +1,75 @@
+"""Vendor bookkeeping a profile's data cannot express, looked up by the profile's `vendor`.
+
+Each vendor module may define any of three hooks; a missing hook means "nothing special":
+
+- `convert(pod, container, profile) -> list[str]`: after `legacy` moved the container, update
+  what the vendor keeps about it (Istio's status annotation, its drain preStop ...); returns
+  notes for the report.
+- `startup_probe(pod, container, profile) -> (probe | None, note)`: the startup probe for this
+  sidecar when the profile's plain `startupProbe` is not enough (Cloud SQL needs its health
+  server switched on; Istio and Linkerd can have theirs turned off).
+- `shutdown_seconds(pod, container, profile) -> int`: the sidecar's shutdown budget when it
+  depends on the container's own settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from nativecar.profiles import Profile
+from nativecar.workloads import Pod
+
+_MODULES = {"istio": "istio", "linkerd": "linkerd", "cloud-sql-proxy": "cloudsql"}
+
+
+def _module(profile: Profile) -> ModuleType | None:
+    if profile.vendor is None:
+        return None
+    return importlib.import_module(f"nativecar.vendors.{_MODULES[profile.vendor]}")
+
+
+def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
+    module = _module(profile)
+    hook = getattr(module, "convert", None)
+    return hook(pod, container, profile) if hook else []
+
+
+def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str, Any] | None, str]:
+    module = _module(profile)
+    hook = getattr(module, "startup_probe", None)
+    if hook:
+        return hook(pod, container, profile)
+    return profile_probe(container, profile), ""
+
+
+def shutdown_seconds(pod: Pod, container: dict, profile: Profile) -> int:
+    module = _module(profile)
+    hook = getattr(module, "shutdown_seconds", None)
+    return hook(pod, container, profile) if hook else profile.shutdown_seconds
+
+
+def profile_probe(container: dict, profile: Profile) -> dict[str, Any] | None:
+    """The profile's startup probe; an httpGet probe takes the port of the container's own
+    readiness or liveness probe on the same path, so a customised port stays right."""
+    if profile.startup_probe is None:
+        return None
+    probe = copy_data(profile.startup_probe)
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        for existing in ("readinessProbe", "livenessProbe"):
+            handler = container.get(existing, {}).get("httpGet") if isinstance(container.get(existing), dict) else None
+            if isinstance(handler, dict) and handler.get("path") == http.get("path") and "port" in handler:
+                http["port"] = handler["port"]
+                break
+    return probe
+
+
+def copy_data(value: Any) -> Any:
+    """A deep copy of plain data (profiles hand out copies, never their own objects)."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {key: copy_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [copy_data(item) for item in value]
+    return value

@@ -1,0 +1,119 @@
+"""Istio: what istiod's injector records about `istio-proxy`, kept true after conversion.
+
+Facts from istio/istio's injection template and golden files (SIDECARS.md section 5):
+- `sidecar.istio.io/status` lists what the injector added, as compact JSON with the keys in
+  the order initContainers, containers, volumes, imagePullSecrets, revision and `null` for an
+  empty list; in native mode `istio-proxy` is listed under initContainers.
+- `proxy.istio.io/overrides` holds the user's own `istio-proxy` fields; the injector records it
+  under `initContainers` in native mode, and the user's `lifecycle` wins over the template's.
+- In native mode the proxy has no `pilot-agent wait` postStart; its preStop starts the drain:
+  `pilot-agent request --debug-port=<status port> POST drain`, the status port coming from the
+  annotation `status.sidecar.istio.io/port` (default 15020). Port "0" turns the probes off.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nativecar.profiles import Profile
+from nativecar.vendors import profile_probe
+from nativecar.workloads import Pod
+
+STATUS = "sidecar.istio.io/status"
+OVERRIDES = "proxy.istio.io/overrides"
+STATUS_PORT = "status.sidecar.istio.io/port"
+DEFAULT_STATUS_PORT = "15020"
+HELPERS = ("istio-init", "istio-validation")
+
+
+def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
+    notes: list[str] = []
+    name = str(container.get("name"))
+    user_lifecycle = _overridden(pod, name, "lifecycle")
+    if not user_lifecycle and not _has_pre_stop(container):
+        port = str(pod.annotations.get(STATUS_PORT, DEFAULT_STATUS_PORT))
+        lifecycle = container.get("lifecycle")
+        if not isinstance(lifecycle, dict):
+            lifecycle = container["lifecycle"] = {}
+        lifecycle["preStop"] = {
+            "exec": {"command": ["pilot-agent", "request", f"--debug-port={port}", "POST", "drain"]}
+        }
+        notes.append("drain preStop added")
+    status = _rewrite_json(pod, STATUS, lambda data: _native_status(data, name))
+    if status:
+        notes.append(f"{STATUS} updated")
+    if _rewrite_json(pod, OVERRIDES, lambda data: _native_overrides(data, name)):
+        notes.append(f"{OVERRIDES} updated")
+    return notes
+
+
+def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str, Any] | None, str]:
+    if str(pod.annotations.get(STATUS_PORT, "")) == "0":
+        return None, f'{STATUS_PORT} is "0", which turns the proxy\'s health probes off'
+    return profile_probe(container, profile), ""
+
+
+def _has_pre_stop(container: dict) -> bool:
+    lifecycle = container.get("lifecycle")
+    return isinstance(lifecycle, dict) and "preStop" in lifecycle
+
+
+def _overridden(pod: Pod, name: str, field: str) -> bool:
+    """Whether the user's recorded customisations of this container include `field`."""
+    data = _load(pod.annotations.get(OVERRIDES))
+    if not isinstance(data, dict):
+        return False
+    for group in ("containers", "initContainers"):
+        for entry in data.get(group) or []:
+            if isinstance(entry, dict) and entry.get("name") == name and field in entry:
+                return True
+    return False
+
+
+def _load(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _rewrite_json(pod: Pod, key: str, change: Any) -> bool:
+    """Apply `change` to a JSON annotation, writing it back compactly in its own key order."""
+    data = _load(pod.annotations.get(key))
+    if not isinstance(data, dict) or not change(data):
+        return False
+    pod.set_annotation(key, json.dumps(data, separators=(",", ":")))
+    return True
+
+
+def _native_status(status: dict, name: str) -> bool:
+    containers = status.get("containers") or []
+    if name not in containers:
+        return False
+    containers.remove(name)
+    status["containers"] = containers or None
+    init = status.get("initContainers") or []
+    helpers = [index for index, entry in enumerate(init) if entry in HELPERS]
+    init.insert(helpers[-1] + 1 if helpers else 0, name)
+    status["initContainers"] = init
+    return True
+
+
+def _native_overrides(overrides: dict, name: str) -> bool:
+    containers = overrides.get("containers") or []
+    entries = [entry for entry in containers if isinstance(entry, dict) and entry.get("name") == name]
+    if not entries:
+        return False
+    for entry in entries:
+        containers.remove(entry)
+    init = overrides.get("initContainers") or []
+    init.extend(entries)
+    if containers:
+        overrides["containers"] = containers
+    else:
+        overrides.pop("containers", None)
+    overrides["initContainers"] = init
+    return True

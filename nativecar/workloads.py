@@ -1,0 +1,183 @@
+"""Where each kind keeps its pod template: one table, and handles on the pods it finds.
+
+`TEMPLATE_PATHS` maps a kind (with the API groups it may come from) to the path of the object
+holding the pod's `metadata` and `spec`. `List` and typed lists (`ConfigMapList` ...) are
+searched item by item, recursively. Every other kind (CRDs, Argo Workflows and their own
+"sidecars") is not a workload and passes through untouched.
+
+Two views: `pod_spec_nodes` finds pod specs on the composed node tree, cheaply, to decide
+whether a document needs the editable model at all; `pods` finds them on the model, as `Pod`
+handles the rewrites work on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from nativecar.model import YMap
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A workload kind: API groups it is served from and the path to its pod template."""
+
+    groups: tuple[str, ...]
+    template: tuple[str, ...]
+
+
+TEMPLATE_PATHS: dict[str, Kind] = {
+    "Pod": Kind(("",), ()),
+    "PodTemplate": Kind(("",), ("template",)),
+    "ReplicationController": Kind(("",), ("spec", "template")),
+    "Deployment": Kind(("apps", "extensions"), ("spec", "template")),
+    "StatefulSet": Kind(("apps",), ("spec", "template")),
+    "DaemonSet": Kind(("apps", "extensions"), ("spec", "template")),
+    "ReplicaSet": Kind(("apps", "extensions"), ("spec", "template")),
+    "Job": Kind(("batch",), ("spec", "template")),
+    "CronJob": Kind(("batch",), ("spec", "jobTemplate", "spec", "template")),
+    "DeploymentConfig": Kind(("apps.openshift.io", ""), ("spec", "template")),
+}
+
+
+def api_group(api_version: Any) -> str:
+    """`apps/v1` -> `apps`; `v1` -> `` (the core group)."""
+    text = str(api_version or "")
+    return text.split("/", 1)[0] if "/" in text else ""
+
+
+def is_list(kind: Any) -> bool:
+    return isinstance(kind, str) and kind.endswith("List")
+
+
+def workload_kind(kind: Any, api_version: Any) -> Kind | None:
+    """The table entry for a kind, if it is a workload of a group we know."""
+    entry = TEMPLATE_PATHS.get(kind) if isinstance(kind, str) else None
+    if entry is None or api_group(api_version) not in entry.groups:
+        return None
+    return entry
+
+
+# -- the node view ---------------------------------------------------------------------------
+
+
+def node_get(node: Node | None, key: str) -> Node | None:
+    """The value node under `key` of a mapping node (None if absent or not a mapping)."""
+    if not isinstance(node, MappingNode):
+        return None
+    for key_node, value in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return value
+    return None
+
+
+def node_path(node: Node | None, path: tuple[str, ...]) -> Node | None:
+    for key in path:
+        node = node_get(node, key)
+    return node
+
+
+def _scalar_value(node: Node | None) -> str | None:
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+def pod_spec_nodes(root: Node) -> Iterator[MappingNode]:
+    """Pod spec nodes of a document, through lists, without building anything."""
+    if not isinstance(root, MappingNode):
+        return
+    kind = _scalar_value(node_get(root, "kind"))
+    if is_list(kind):
+        items = node_get(root, "items")
+        if isinstance(items, SequenceNode):
+            for item in items.value:
+                yield from pod_spec_nodes(item)
+        return
+    entry = workload_kind(kind, _scalar_value(node_get(root, "apiVersion")))
+    if entry is None:
+        return
+    spec = node_get(node_path(root, entry.template), "spec")
+    if isinstance(spec, MappingNode):
+        yield spec
+
+
+# -- the model view --------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Pod:
+    """One pod template found in a document, and what this run has done to it so far.
+
+    `template` holds `metadata` and `spec` (for a Pod, the document itself); `workload` is the
+    top-level object it belongs to; `label` reads like kubectl's `job/db-migrate`.
+    `converted` lists the sidecars that became native in this run, with their profiles, for
+    the rewrites that come after `legacy`.
+    """
+
+    workload: YMap
+    template: YMap
+    label: str
+    converted: list[tuple[YMap, Any]] = field(default_factory=list)
+
+    @property
+    def spec(self) -> YMap:
+        return self.template["spec"]
+
+    @property
+    def kind(self) -> str:
+        return str(self.workload.get("kind"))
+
+    @property
+    def annotations(self) -> dict:
+        """The pod template's annotations (read-only view; empty when there are none)."""
+        metadata = self.template.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        return annotations if isinstance(annotations, dict) else {}
+
+    def set_annotation(self, key: str, value: str) -> bool:
+        """Set one pod-template annotation, creating `metadata`/`annotations` as needed."""
+        metadata = self.template.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = self.template["metadata"] = {}
+        annotations = metadata.get("annotations")
+        if not isinstance(annotations, dict):
+            annotations = metadata["annotations"] = {}
+        if annotations.get(key) == value:
+            return False
+        annotations[key] = value
+        return True
+
+    def containers(self, field_name: str = "containers") -> list:
+        """The list under `containers`/`initContainers` (empty if absent or not a list)."""
+        value = self.spec.get(field_name)
+        return value if isinstance(value, list) else []
+
+
+def label(workload: dict) -> str:
+    """`deployment/web`, as kubectl prints it."""
+    metadata = workload.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f"{str(workload.get('kind', '')).lower()}/{name or '<unnamed>'}"
+
+
+def pods(document: Any) -> Iterator[Pod]:
+    """Pod templates of a document's model, through lists, in document order."""
+    if not isinstance(document, dict):
+        return
+    kind = document.get("kind")
+    if is_list(kind):
+        items = document.get("items")
+        if isinstance(items, list):
+            for item in items:
+                yield from pods(item)
+        return
+    entry = workload_kind(kind, document.get("apiVersion"))
+    if entry is None:
+        return
+    template: Any = document
+    for key in entry.template:
+        template = template.get(key) if isinstance(template, dict) else None
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        yield Pod(workload=document, template=template, label=label(document))
