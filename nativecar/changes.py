@@ -8,14 +8,12 @@ Rewrites return `Change`s and never print. `action` says what kind of record it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Action = Literal["changed", "skipped", "warning"]
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One record: `job/db-migrate` · `cloud-sql-proxy -> native sidecar` · line 31."""
 
     workload: str

@@ -29,11 +29,14 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 
 PathsArgument = Annotated[
     list[str] | None,
-    typer.Argument(help="Files or directories (walked for *.yaml, *.yml). None or '-' reads stdin.", show_default=False),
+    typer.Argument(
+        help="Files or directories (walked for *.yaml, *.yml). None or '-' reads stdin.", show_default=False
+    ),
 ]
 InPlace = Annotated[bool, typer.Option("--in-place", "-i", help="Rewrite the files instead of printing to stdout.")]
 Check = Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if anything would change.")]
@@ -44,7 +47,9 @@ KubeVersion = Annotated[
 ]
 Sidecar = Annotated[
     list[str] | None,
-    typer.Option("--sidecar", help="Also treat containers with this name as sidecars (repeatable).", show_default=False),
+    typer.Option(
+        "--sidecar", help="Also treat containers with this name as sidecars (repeatable).", show_default=False
+    ),
 ]
 FeatureGates = Annotated[
     list[str] | None,
@@ -153,7 +158,7 @@ def migrate(
 @app.command()
 def profiles(name: Annotated[str | None, typer.Argument(help="Print this profile as YAML.")] = None) -> None:
     """List the built-in sidecar profiles, or print one."""
-    from nativecar.profiles import BUILTIN, builtin
+    from nativecar.profiles import BUILTIN, builtin, profile_text
 
     if name is None:
         for profile_name in BUILTIN:
@@ -162,9 +167,7 @@ def profiles(name: Annotated[str | None, typer.Argument(help="Print this profile
     if name not in BUILTIN:
         print(f"error: no built-in profile {name!r}; choose from {', '.join(BUILTIN)}", file=sys.stderr)
         raise typer.Exit(2)
-    from importlib import resources
-
-    print(resources.files("nativecar.profiles").joinpath(f"{name}.yaml").read_text(encoding="utf-8"), end="")
+    print(profile_text(name), end="")
 
 
 def run() -> None:

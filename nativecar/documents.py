@@ -11,14 +11,20 @@ Everything the rest of the program needs to know about bad input is raised here 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import yaml
+from yaml._yaml import CParser
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 BOM = "\ufeff"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+MAP_TAG = "tag:yaml.org,2002:map"
+PLAIN_TAG = "!plain"  # a plain scalar whose type is resolved only when it is read (model.scalar)
 
 
 class InputError(Exception):
@@ -32,8 +38,7 @@ class InputError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """One input's decoded text; `text` has no BOM, `newline` is the style new lines use."""
 
     path: str
@@ -42,11 +47,10 @@ class Source:
     newline: str = "\n"
 
 
-@dataclass(frozen=True)
-class Document:
-    """One YAML document of a source: its index in the stream and its composed root node."""
+class Document(NamedTuple):
+    """One YAML document of a source: its number in the stream (from 0) and its root node."""
 
-    index: int
+    number: int
     root: Node
 
 
@@ -76,28 +80,88 @@ def encode(source: Source, text: str) -> bytes:
     return ((BOM if source.bom else "") + text).encode("utf-8")
 
 
-def parse(source: Source) -> list[Document]:
-    """Compose every document of `source`, checking it as a Kubernetes manifest stream.
+class Composer(CParser):
+    """libyaml's parser and composer, without PyYAML's per-scalar type resolution.
 
-    Raises `InputError` for YAML syntax errors, duplicate mapping keys, and keys that are
+    Resolving every plain scalar through PyYAML's regular expressions costs more than parsing;
+    most scalars are never read, so plain ones are tagged `PLAIN_TAG` and resolved on demand.
+    """
+
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return PLAIN_TAG if implicit[0] else STR_TAG
+        return SEQ_TAG if kind is SequenceNode else MAP_TAG
+
+
+_constructor = yaml.constructor.SafeConstructor()
+_resolver = yaml.resolver.Resolver()
+_CONSTRUCT = {
+    "tag:yaml.org,2002:null": lambda node: None,
+    "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
+}
+
+
+@functools.lru_cache(maxsize=65536)
+def plain_tag(text: str) -> str:
+    """The type YAML 1.1 (PyYAML, go-yaml v2) gives an unquoted scalar."""
+    return _resolver.resolve(ScalarNode, text, (True, False))
+
+
+def scalar(node: ScalarNode) -> Any:
+    """The value Kubernetes reads from a scalar node: null, bool, int, float, else a string.
+
+    Timestamps, binary and other exotic YAML 1.1 types stay strings; so does `=`.
+    """
+    tag = node.tag
+    if tag == PLAIN_TAG:
+        tag = plain_tag(node.value)
+    if tag == STR_TAG:
+        return node.value
+    construct = _CONSTRUCT.get(tag)
+    return construct(node) if construct else node.value
+
+
+def is_merge_key(node: Node) -> bool:
+    return node.tag == MERGE_TAG or (node.tag == PLAIN_TAG and node.value == "<<")
+
+
+def documents(source: Source, check: bool = True) -> Iterator[Document]:
+    """Compose the documents of `source` one at a time, checking each as a Kubernetes manifest.
+
+    One at a time, so memory holds one document's nodes, not the stream's. Raises `InputError`
+    for YAML syntax errors and, with `check`, for duplicate mapping keys and for keys that are
     themselves collections (what a Go template such as `{{ .Values.x }}` parses into).
     """
-    documents: list[Document] = []
-    loader = yaml.CSafeLoader(source.text)
+    loader = Composer(source.text)
+    index = 0
     try:
         while loader.check_node():
             root = loader.get_node()
             if root is None:
                 continue
-            check_keys(root, source)
-            documents.append(Document(index=len(documents), root=root))
+            if check:
+                check_keys(root, source)
+            yield Document(number=index, root=root)
+            index += 1
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(error, source) from None
     except yaml.YAMLError as error:  # reader errors: control characters and the like
         raise InputError(source.path, 1, 1, str(error).splitlines()[0]) from None
     finally:
         loader.dispose()
-    return documents
+
+
+def parse(source: Source, check: bool = True) -> list[Document]:
+    """All documents of `source` at once (see `documents`)."""
+    return list(documents(source, check))
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, source: Source) -> InputError:
@@ -129,8 +193,14 @@ def check_keys(root: Node, source: Source) -> None:
             continue
         seen.add(id(node))
         if isinstance(node, MappingNode):
-            keys: dict[tuple[str, str], ScalarNode] = {}
-            for key, value in node.value:
+            pairs = node.value
+            if len({key.value for key, _ in pairs}) == len(pairs) and all(
+                isinstance(key, ScalarNode) for key, _ in pairs
+            ):
+                stack.extend(value for _, value in pairs if not isinstance(value, ScalarNode))
+                continue
+            keys: dict[tuple[str, Any], ScalarNode] = {}
+            for key, value in pairs:
                 if not isinstance(key, ScalarNode):
                     raise _at(
                         source,
@@ -142,8 +212,9 @@ def check_keys(root: Node, source: Source) -> None:
                             else ""
                         ),
                     )
-                if key.tag != MERGE_TAG:
-                    identity = (key.tag, key.value)
+                if not is_merge_key(key):
+                    value_of_key = scalar(key)
+                    identity = (type(value_of_key).__name__, value_of_key)
                     if identity in keys:
                         first = keys[identity].start_mark.line + 1
                         raise _at(source, key, f"duplicate key {key.value!r} (first on line {first})")
@@ -157,21 +228,3 @@ def check_keys(root: Node, source: Source) -> None:
 def _at(source: Source, node: Node, message: str) -> InputError:
     mark = node.start_mark
     return InputError(source.path, mark.line + 1, mark.column + 1, message)
-
-
-def walk(node: Node) -> Iterator[Node]:
-    """Every node below and including `node`, depth first, each alias target once."""
-    seen: set[int] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        if isinstance(current, MappingNode):
-            for key, value in reversed(current.value):
-                stack.append(value)
-                stack.append(key)
-        elif isinstance(current, SequenceNode):
-            stack.extend(reversed(current.value))

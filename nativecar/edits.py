@@ -7,7 +7,7 @@ container's original lines copied to its new place, re-indented, with its own in
 applied. Everything else keeps its bytes: comments, blank lines, quoting, key order.
 
 Where a change cannot be patched safely (merge keys or aliases under a change, unusual layout)
-`Unpatchable` is raised and the caller re-emits that document with ruamel.yaml instead
+`CannotPatchError` is raised and the caller re-emits that document with ruamel.yaml instead
 (`fallback`). `apply` checks that edits never overlap.
 """
 
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -26,12 +25,11 @@ from nativecar.render import Renderer, Style, is_plain_safe, quote, scalar_text
 _BLANK = " \t\r\n"
 
 
-class Unpatchable(Exception):
+class CannotPatchError(Exception):
     """A change the text patcher will not make; the document needs the fallback emitter."""
 
 
-@dataclass(frozen=True, order=True)
-class Edit:
+class Edit(NamedTuple):
     """Replace `text[start:end]` with `replacement` (an insertion when start == end)."""
 
     start: int
@@ -46,7 +44,7 @@ def apply(text: str, edits: list[Edit], start: int = 0, end: int | None = None) 
     position = start
     for edit in sorted(edits):
         if edit.start < position or edit.end > end:
-            raise Unpatchable("overlapping edits")
+            raise CannotPatchError("overlapping edits")
         pieces.append(text[position : edit.start])
         pieces.append(edit.replacement)
         position = edit.end
@@ -63,7 +61,7 @@ def _is_container(value: Any) -> bool:
     return isinstance(value, dict | list)
 
 
-class _Replace(Unpatchable):
+class _RenderAnewError(CannotPatchError):
     """Raised inside a collection's diff when the collection must be re-rendered whole."""
 
 
@@ -75,11 +73,15 @@ class Patcher:
         self.style = style
         self.edits: list[Edit] = []
         self.visited: set[int] = set()
-        survey = _Survey(root)
-        self.alias_slots = survey.alias_slots
-        self.alias_parents = {parent for parent, _ in survey.alias_slots}
-        self.aliased = survey.aliased
-        self.in_flow = survey.in_flow
+        self.flow_depth = 0  # > 0 while inside a flow collection
+        self._touched: dict[int, bool] = {}
+        self.alias_slots: set[tuple[int, int]] = set()
+        self.aliased: set[int] = set()
+        if text.find("&", root.start_mark.index, root.end_mark.index) >= 0:  # anchors, so maybe aliases
+            survey = _Survey(root)
+            self.alias_slots = survey.alias_slots
+            self.aliased = survey.aliased
+        self.alias_parents = {parent for parent, _ in self.alias_slots}
         self.render = Renderer(style, copy=self._copy_item)
 
     # -- text geometry ---------------------------------------------------------------------
@@ -107,7 +109,7 @@ class Patcher:
             return node.end_mark.index
         last = len(node.value) - 1
         if (id(node), last) in self.alias_slots:
-            raise Unpatchable("an alias ends a changed collection")
+            raise CannotPatchError("an alias ends a changed collection")
         child = node.value[last][1] if isinstance(node, MappingNode) else node.value[last]
         return self.content_end(child)
 
@@ -129,7 +131,7 @@ class Patcher:
         while index >= 0 and self.text[index] in _BLANK:
             index -= 1
         if index < 0 or self.text[index] != "-" or not self.on_own_line(index):
-            raise Unpatchable("unusual block-sequence layout")
+            raise CannotPatchError("unusual block-sequence layout")
         return index
 
     def item_region(self, item: Node) -> tuple[int, int]:
@@ -143,7 +145,7 @@ class Patcher:
         while index < len(self.text) and self.text[index] in " \t":
             index += 1
         if index >= len(self.text) or self.text[index] != ":":
-            raise Unpatchable("unusual mapping-key layout")
+            raise CannotPatchError("unusual mapping-key layout")
         return index
 
     # -- the walk --------------------------------------------------------------------------
@@ -157,10 +159,26 @@ class Patcher:
         if id(node) in self.visited:
             return
         self.visited.add(id(node))
-        if isinstance(node, MappingNode):
-            self.diff_mapping(value, node)
-        else:
-            self.diff_sequence(value, node)
+        if not self.touched(value):
+            return
+        self.flow_depth += bool(node.flow_style)
+        try:
+            if isinstance(node, MappingNode):
+                self.diff_mapping(value, node)
+            else:
+                self.diff_sequence(value, node)
+        finally:
+            self.flow_depth -= bool(node.flow_style)
+
+    def touched(self, value: Any) -> bool:
+        """Whether a rewrite changed anything in `value` or below (memoised per container)."""
+        known = self._touched.get(id(value))
+        if known is None:
+            children = value.values() if isinstance(value, dict) else value
+            known = not isinstance(value, YMap | YList) or value.changed
+            known = known or any(self.touched(child) for child in children if isinstance(child, dict | list))
+            self._touched[id(value)] = known
+        return known
 
     def fits(self, value: Any, node: Node) -> bool:
         """Whether `value` can be reached from `node` by edits inside it."""
@@ -177,7 +195,7 @@ class Patcher:
             try:
                 self.diff(value, node)
                 return
-            except _Replace:
+            except _RenderAnewError:
                 del self.edits[mark:]
         replace()
 
@@ -185,13 +203,13 @@ class Patcher:
         pairs = node.value
         if mapping.merged:
             if build(node) != mapping:
-                raise Unpatchable("a change under a `<<` merge key")
+                raise CannotPatchError("a change under a `<<` merge key")
             return
         original = [scalar(key) for key, _ in pairs]
         kept = [key for key in original if key in mapping]
         if not kept:
-            raise _Replace
-        for index, (key_node, value_node) in enumerate(pairs):
+            raise _RenderAnewError
+        for index, (_, value_node) in enumerate(pairs):
             key = original[index]
             if key not in mapping:
                 self.delete_pair(node, index)
@@ -210,7 +228,7 @@ class Patcher:
         matcher = difflib.SequenceMatcher(None, old_keys, new_keys, autojunk=False)
         opcodes = matcher.get_opcodes()
         if not any(tag == "equal" for tag, *_ in opcodes):
-            raise _Replace
+            raise _RenderAnewError
         for tag, i1, i2, j1, j2 in opcodes:
             if tag == "equal":
                 for offset in range(i2 - i1):
@@ -231,8 +249,8 @@ class Patcher:
     def replace_scalar(self, node: ScalarNode, value: Any) -> None:
         self.check_not_alias_target(node)
         if _is_container(value):
-            raise Unpatchable("a scalar became a collection inside a sequence")
-        flow = id(node) in self.in_flow
+            raise CannotPatchError("a scalar became a collection inside a sequence")
+        flow = self.flow_depth > 0
         if isinstance(value, str) and node.style in ("'", '"'):
             text = quote(value, node.style)
         elif isinstance(value, str) and node.style in ("|", ">"):
@@ -243,7 +261,7 @@ class Patcher:
 
     def check_not_alias_target(self, node: Node) -> None:
         if id(node) in self.aliased:
-            raise Unpatchable("a change to a value that is also used through an alias")
+            raise CannotPatchError("a change to a value that is also used through an alias")
 
     # -- mapping edits ---------------------------------------------------------------------
 
@@ -260,7 +278,7 @@ class Patcher:
         elif index + 1 < len(pairs):  # first key on a `- ` line: pull the next key up
             self.edits.append(Edit(key.start_mark.index, pairs[index + 1][0].start_mark.index, ""))
         else:
-            raise _Replace
+            raise _RenderAnewError
 
     def replace_pair_value(self, node: MappingNode, index: int, value: Any) -> None:
         self.check_structure(node)
@@ -350,7 +368,9 @@ class Patcher:
         quote_char = _sibling_quote(items)
         values_text = [quote(value, quote_char) if quote_char and isinstance(value, str) else None for value in values]
         if node.flow_style:
-            rendered = ", ".join(text or self.flow_text(value, node) for text, value in zip(values_text, values))
+            rendered = ", ".join(
+                text or self.flow_text(value, node) for text, value in zip(values_text, values, strict=True)
+            )
             if before is None:
                 at = self.content_end(items[-1])
                 return self.edits.append(Edit(at, at, ", " + rendered))
@@ -359,7 +379,7 @@ class Patcher:
         dash = self.dash(items[0])
         dash_column = dash - self.line_start(dash)
         lines: list[str] = []
-        for text, value in zip(values_text, values):
+        for text, value in zip(values_text, values, strict=True):
             lines.extend([" " * dash_column + "- " + text] if text else self.render.item(value, dash_column))
         if before is None:
             self.edits.append(self._append_lines(self.line_end(self.content_end(items[-1])), lines))
@@ -372,7 +392,7 @@ class Patcher:
     def _flow_delete(self, node: Node, index: int, start_node: Node) -> Edit:
         children = node.value
         if len(children) < 2:
-            raise _Replace
+            raise _RenderAnewError
         start = start_node.start_mark.index
         if index + 1 < len(children):
             following = children[index + 1]
@@ -442,7 +462,7 @@ class Patcher:
         child.diff(value, node)
         text = apply(self.text, child.edits, node.start_mark.index, self.content_end(node))
         if "\n" in text:
-            raise Unpatchable("a moved flow collection spans lines")
+            raise CannotPatchError("a moved flow collection spans lines")
         return text
 
     # -- guards ----------------------------------------------------------------------------
@@ -450,14 +470,14 @@ class Patcher:
     def check_structure(self, node: Node) -> None:
         """Adding or removing entries next to an alias would need the alias's position."""
         if id(node) in self.alias_parents:
-            raise Unpatchable("a structural change beside an alias")
+            raise CannotPatchError("a structural change beside an alias")
 
 
 def _shift(line: str, shift: int) -> str:
     if shift >= 0 or not line.strip():
         return " " * shift + line if line.strip() else line
     if line[:-shift].strip():
-        raise Unpatchable("cannot move a container to a shallower indentation")
+        raise CannotPatchError("cannot move a container to a shallower indentation")
     return line[-shift:]
 
 
@@ -493,30 +513,26 @@ def _item_key(item: Any, original: bool) -> Any:
 
 
 class _Survey:
-    """One document-order walk: alias occurrences, aliased nodes, nodes inside flow collections."""
+    """One document-order walk: where aliases occur, and which nodes they refer to."""
 
     def __init__(self, root: Node) -> None:
         self.alias_slots: set[tuple[int, int]] = set()  # (collection id, child position)
         self.aliased: set[int] = set()  # nodes that an alias refers to
-        self.in_flow: set[int] = set()
         self.seen: set[int] = set()
-        self.visit(root, False)
+        self.visit(root)
 
-    def visit(self, node: Node, in_flow: bool) -> None:
+    def visit(self, node: Node) -> None:
         self.seen.add(id(node))
-        if in_flow:
-            self.in_flow.add(id(node))
         if isinstance(node, MappingNode):
             children = [child for pair in node.value for child in pair]
         elif isinstance(node, SequenceNode):
             children = node.value
         else:
             return
-        inner = in_flow or bool(node.flow_style)
         for position, child in enumerate(children):
             if id(child) in self.seen:
                 self.aliased.add(id(child))
                 slot = position // 2 if isinstance(node, MappingNode) else position
                 self.alias_slots.add((id(node), slot))
             else:
-                self.visit(child, inner)
+                self.visit(child)

@@ -16,9 +16,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar import workloads
 from nativecar.changes import Change
-from nativecar.documents import Document, InputError, Source, parse
-from nativecar.edits import Edit, Patcher, Unpatchable, apply
-from nativecar.model import build
+from nativecar.documents import Document, InputError, Source, documents, parse
+from nativecar.edits import CannotPatchError, Edit, Patcher, apply
+from nativecar.model import build, same
 from nativecar.render import Style, detect_style
 from nativecar.rewrites import ORDER, Context
 
@@ -30,7 +30,7 @@ class Outcome:
     source: Source
     text: str
     changes: list[Change] = field(default_factory=list)
-    reemitted: list[int] = field(default_factory=list)  # document indexes
+    reemitted: list[int] = field(default_factory=list)  # document numbers, from 0
     failed: list[str] = field(default_factory=list)  # messages for documents left unchanged
 
     @property
@@ -40,10 +40,9 @@ class Outcome:
 
 def process(source: Source, context: Context) -> Outcome:
     """Run the rewrites over every document of `source` (raises `InputError` on bad input)."""
-    documents = parse(source)
     outcome = Outcome(source=source, text=source.text)
     edits: list[Edit] = []
-    for document in documents:
+    for document in documents(source):
         if not any(wanted(spec, context) for spec in workloads.pod_spec_nodes(document.root)):
             continue
         model = build(document.root)
@@ -97,12 +96,13 @@ def _patch(source: Source, document: Document, model: object, outcome: Outcome) 
         patched = apply(source.text, patcher.edits, start, end)
         if _says(patched, model, source):
             return Edit(start, end, patched)
-    except Unpatchable:
+    except CannotPatchError:
         pass
     return _reemit(source, document, model, outcome, style, start)
 
 
-def _reemit(source: Source, document: Document, model: object, outcome: Outcome, style: Style, start: int
+def _reemit(
+    source: Source, document: Document, model: object, outcome: Outcome, style: Style, start: int
 ) -> Edit | None:
     """The fallback: the document re-emitted by ruamel.yaml, verified like a patch."""
     from nativecar.fallback import reemit
@@ -112,21 +112,21 @@ def _reemit(source: Source, document: Document, model: object, outcome: Outcome,
     try:
         rewritten = reemit(body, document.root.start_mark.line, model, style)
     except Exception as error:  # noqa: BLE001 - ruamel raises many types; the document stays as it was
-        outcome.failed.append(f"document {document.index + 1}: could not be re-emitted ({error})")
+        outcome.failed.append(f"document {document.number + 1}: could not be re-emitted ({error})")
         return None
     if rewritten == body:
         return None
     if not _says(rewritten, model, source):
-        outcome.failed.append(f"document {document.index + 1}: the rewritten text did not verify")
+        outcome.failed.append(f"document {document.number + 1}: the rewritten text did not verify")
         return None
-    outcome.reemitted.append(document.index)
+    outcome.reemitted.append(document.number)
     return Edit(start, end, rewritten)
 
 
 def _says(text: str, model: object, source: Source) -> bool:
-    """Whether `text` parses to exactly one document equal to `model`."""
+    """Whether `text` parses to exactly one document that says what `model` says."""
     try:
-        documents = parse(Source(path=source.path, text=text, newline=source.newline))
+        documents = parse(Source(path=source.path, text=text, newline=source.newline), check=False)
     except InputError:
         return False
-    return len(documents) == 1 and build(documents[0].root) == model
+    return len(documents) == 1 and same(documents[0].root, model)

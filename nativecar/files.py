@@ -12,8 +12,8 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from nativecar.documents import InputError
 
@@ -21,8 +21,7 @@ STDIN = "-"
 SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     """One input: its display name (what messages call it) and where to read it."""
 
     name: str
@@ -56,7 +55,8 @@ def _expand_one(raw: str) -> Iterator[Input]:
             for name in sorted(names):
                 if name.endswith(SUFFIXES):
                     found = True
-                    yield Input(os.path.join(directory, name), Path(directory, name))
+                    found_path = Path(directory, name)
+                    yield Input(str(found_path), found_path)
         if not found:
             raise InputError(raw, 1, 1, "no *.yaml or *.yml files in this directory")
         return
@@ -78,15 +78,15 @@ def read(item: Input) -> bytes:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` in one rename, keeping its permission bits."""
     mode = path.stat().st_mode & 0o7777
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".nativecar")
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".nativecar")
+    temporary = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        temporary.chmod(mode)
+        temporary.replace(path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
         raise

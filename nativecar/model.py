@@ -7,60 +7,68 @@ patch only the difference. A container a rewrite moves (a sidecar taken out of `
 put in `initContainers`) keeps its node, which is how its original lines travel with it.
 New containers a rewrite creates are plain `dict`/`list` and are rendered fresh.
 
-Scalars are constructed as Kubernetes reads them: timestamps and other exotic YAML 1.1 types
-stay strings; `=` (PyYAML's "value" tag) is a string.
+Scalars are constructed by `documents.scalar`, as Kubernetes reads them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from nativecar.documents import MERGE_TAG
+from nativecar.documents import is_merge_key, scalar
+
+__all__ = ["Scalar", "YList", "YMap", "build", "plain", "same", "scalar"]
 
 Scalar = str | int | float | bool | None
 
 
-class YMap(dict):
-    """A mapping read from YAML; `node` is its source node, `merged` marks `<<` merge keys."""
+def _marking(base: type, name: str) -> Any:
+    """`base.name`, also setting `changed` on the container it is called on."""
+    method = getattr(base, name)
 
-    __slots__ = ("node", "merged")
+    def mutate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.changed = True
+        return method(self, *args, **kwargs)
+
+    mutate.__name__ = name
+    mutate.__doc__ = method.__doc__
+    return mutate
+
+
+class YMap(dict):
+    """A mapping read from YAML.
+
+    `node` is its source node, `merged` marks `<<` merge keys, and `changed` is set by every
+    mutating method, so that `edits` can skip the subtrees nobody touched.
+    """
+
+    __slots__ = ("changed", "merged", "node")
 
     def __init__(self, node: MappingNode | None = None) -> None:
         super().__init__()
         self.node = node
         self.merged = False
+        self.changed = False
 
 
 class YList(list):
-    """A sequence read from YAML; `node` is its source node."""
+    """A sequence read from YAML; `node` is its source node, `changed` as for `YMap`."""
 
-    __slots__ = ("node",)
+    __slots__ = ("changed", "node")
 
     def __init__(self, node: SequenceNode | None = None) -> None:
         super().__init__()
         self.node = node
+        self.changed = False
 
 
-_constructor = SafeConstructor()
-_STR = "tag:yaml.org,2002:str"
-_SCALARS = {
-    "tag:yaml.org,2002:null": lambda node: None,
-    "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
-    "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
-    "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
-}
-
-
-def scalar(node: ScalarNode) -> Scalar:
-    """The value Kubernetes gives a scalar node; anything not null/bool/int/float is a string."""
-    tag = node.tag
-    if tag == _STR:
-        return node.value
-    construct = _SCALARS.get(tag)
-    return construct(node) if construct else node.value
+for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault", "update"):
+    setattr(YMap, _name, _marking(dict, _name))
+for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "clear", "extend", "insert", "pop"):
+    setattr(YList, _name, _marking(list, _name))
+for _name in ("remove", "reverse", "sort"):
+    setattr(YList, _name, _marking(list, _name))
 
 
 def build(node: Node, memo: dict[int, Any] | None = None) -> Any:
@@ -75,22 +83,23 @@ def build(node: Node, memo: dict[int, Any] | None = None) -> Any:
     if isinstance(node, SequenceNode):
         items = YList(node)
         memo[id(node)] = items
-        items.extend(build(item, memo) for item in node.value)
+        list.extend(items, [build(item, memo) for item in node.value])
         return items
     assert isinstance(node, MappingNode)
     mapping = YMap(node)
     memo[id(node)] = mapping
     merges: list[Any] = []
     for key, value in node.value:
-        if key.tag == MERGE_TAG:
+        if is_merge_key(key):
             mapping.merged = True
             merges.append(build(value, memo))
         else:
-            mapping[scalar(key)] = build(value, memo)
+            dict.__setitem__(mapping, scalar(key), build(value, memo))
     for merge in merges:  # the first merged mapping wins, and explicit keys win over all
         for source in merge if isinstance(merge, list) else [merge]:
             for key, value in source.items():
-                mapping.setdefault(key, value)
+                if key not in mapping:
+                    dict.__setitem__(mapping, key, value)
     return mapping
 
 
@@ -101,3 +110,29 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
+
+
+def same(node: Node, value: Any) -> bool:
+    """Whether `node` says exactly `value` (types included), without building it."""
+    if isinstance(node, ScalarNode):
+        if isinstance(value, dict | list):
+            return False
+        original = scalar(node)
+        return type(original) is type(value) and original == value
+    if isinstance(node, SequenceNode):
+        return (
+            isinstance(value, list)
+            and len(node.value) == len(value)
+            and all(same(item, part) for item, part in zip(node.value, value, strict=True))
+        )
+    if not isinstance(value, dict):
+        return False
+    if any(is_merge_key(key) for key, _ in node.value):
+        return build(node) == value
+    if len(node.value) != len(value):
+        return False
+    for key, item in node.value:
+        name = scalar(key)
+        if name not in value or not same(item, value[name]):
+            return False
+    return True

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
@@ -29,8 +28,7 @@ _FLOW_INDICATORS = set(",[]{}")
 _SPECIAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(NamedTuple):
     """How a document lays out block collections and quotes strings."""
 
     indent: int = 2  # columns from a key to the keys of its block-mapping value

@@ -113,7 +113,8 @@ class Report:
             parts.append(f"{self.skipped} skipped")
         if self.warnings:
             parts.append(_count(self.warnings, "warning"))
-        line = f"{', '.join(parts)}; {_count(self.changed_files, 'file')} {verb}, {self.unchanged_files} of {files} unchanged."
+        rewritten = f"{_count(self.changed_files, 'file')} {verb}, {self.unchanged_files} of {files} unchanged"
+        line = f"{', '.join(parts)}; {rewritten}."
         self._print(line, "bold")
 
     @property

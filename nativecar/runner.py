@@ -7,9 +7,9 @@ single byte is written, to stdout or to any file, so a pipeline such as
 
 from __future__ import annotations
 
+import gc
 import sys
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from nativecar import engine, files
 from nativecar.documents import InputError, decode, encode
@@ -18,8 +18,7 @@ from nativecar.rewrites import Context
 from nativecar.settings import Settings
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """Where results go: stdout (default), back into the files, or nowhere but the report."""
 
     in_place: bool = False
@@ -49,12 +48,18 @@ def run(paths: list[str], settings: Settings, output: Output, report: Report, st
         return report.exit_code
     context = context_for(settings)
     results: list[tuple[files.Input, engine.Outcome]] = []
-    for item in inputs:
-        try:
-            source = decode(files.read(item), item.name)
-            results.append((item, engine.process(source, context)))
-        except InputError as error:
-            report.error(error)
+    # Parsing allocates millions of short-lived, acyclic objects that reference counting frees;
+    # the cyclic collector would only re-scan them, at about a quarter of the run time.
+    gc.disable()
+    try:
+        for item in inputs:
+            try:
+                source = decode(files.read(item), item.name)
+                results.append((item, engine.process(source, context)))
+            except InputError as error:
+                report.error(error)
+    finally:
+        gc.enable()
     if report.errors:
         report.summary()
         return report.exit_code

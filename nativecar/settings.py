@@ -93,7 +93,9 @@ def load_config(path: Path) -> dict[str, Any]:
         data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
-        raise InputError(str(path), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, str(error.problem)) from None
+        raise InputError(
+            str(path), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, str(error.problem)
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -130,9 +132,13 @@ def from_config(settings: Settings, path: Path) -> Settings:
     try:
         return replace(
             settings,
-            kube_version=parse_kube_version(values["kube_version"]) if values.get("kube_version") else settings.kube_version,
+            kube_version=parse_kube_version(values["kube_version"])
+            if values.get("kube_version")
+            else settings.kube_version,
             sidecars=tuple(values.get("sidecar", settings.sidecars)),
-            feature_gates=parse_feature_gates(values["feature_gates"]) if values.get("feature_gates") else settings.feature_gates,
+            feature_gates=parse_feature_gates(values["feature_gates"])
+            if values.get("feature_gates")
+            else settings.feature_gates,
             quiet=values.get("quiet", settings.quiet),
             config_file=str(path),
         )

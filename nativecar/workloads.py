@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar.model import YMap
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """A workload kind: API groups it is served from and the path to its pod template."""
 
     groups: tuple[str, ...]

@@ -20,7 +20,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 BUILTIN = ("istio", "linkerd", "cloud-sql-proxy")
@@ -57,7 +57,9 @@ class LegacyHook:
     def matches(self, command: Any) -> bool:
         if not isinstance(command, list) or len(command) < len(self.command):
             return False
-        return all(fnmatch.fnmatchcase(str(part), pattern) for part, pattern in zip(command, self.command))
+        return all(
+            fnmatch.fnmatchcase(str(part), pattern) for part, pattern in zip(command, self.command, strict=False)
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,13 @@ def builtin(name: str) -> Profile:
         raise KeyError(name)
     import yaml
 
-    text = resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    text = profile_text(name)
     return from_data(Profile, yaml.load(text, Loader=yaml.CSafeLoader))
+
+
+def profile_text(name: str) -> str:
+    """The YAML source of a built-in profile."""
+    return Path(__file__).with_name(f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def builtins() -> tuple[Profile, ...]:
@@ -119,6 +126,11 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    return typing.get_type_hints(kind)
+
+
 def from_data(kind: Any, data: Any) -> Any:
     """Build `kind` (a dataclass, tuple, mapping or plain type) from trusted YAML data.
 
@@ -126,7 +138,7 @@ def from_data(kind: Any, data: Any) -> Any:
     validates with pydantic. Unknown keys are ignored; `docs` keys are documentation.
     """
     if dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
+        hints = _hints(kind)
         given = {snake(key): value for key, value in (data or {}).items()}
         return kind(
             **{

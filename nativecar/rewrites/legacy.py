@@ -135,7 +135,9 @@ def _drop_legacy_hooks(container: dict, profile: Profile) -> list[str]:
         command = handler.get("exec", {}).get("command") if isinstance(handler, dict) else None
         if hook.matches(command):
             del lifecycle[hook.event]
-            notes.append(f"{hook.event} {' '.join(map(str, command[:2]))} removed" + (f" ({hook.reason})" if hook.reason else ""))
+            notes.append(
+                f"{hook.event} {' '.join(map(str, command[:2]))} removed" + (f" ({hook.reason})" if hook.reason else "")
+            )
     if not lifecycle:
         del container["lifecycle"]
     return notes

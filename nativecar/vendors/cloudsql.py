@@ -45,7 +45,7 @@ def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str
             port = V2_PORT
     probe = copy_data(profile.startup_probe or {"httpGet": {"path": "/startup"}})
     probe.setdefault("httpGet", {})["port"] = int(port) if str(port).isdigit() else port
-    note = f"health server switched on ({' '.join(flags.added)})" if flags.added else ""
+    note = f"health server switched on with {' '.join(flags.added)}" if flags.added else ""
     return probe, note
 
 
