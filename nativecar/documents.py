@@ -12,6 +12,7 @@ Everything the rest of the program needs to know about bad input is raised here 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -175,8 +176,12 @@ def _syntax_error(error: yaml.MarkedYAMLError, source: Source) -> InputError:
     return InputError(source.path, line, column, problem)
 
 
+_TEMPLATE = re.compile(r"^[^'\"#\n]*\{\{", re.MULTILINE)
+
+
 def _looks_like_template(text: str) -> bool:
-    return "{{" in text and "}}" in text
+    """Whether a Go template action (`{{ ... }}`) stands unquoted somewhere in `text`."""
+    return _TEMPLATE.search(text) is not None
 
 
 def check_keys(root: Node, source: Source) -> None:
@@ -194,8 +199,8 @@ def check_keys(root: Node, source: Source) -> None:
         seen.add(id(node))
         if isinstance(node, MappingNode):
             pairs = node.value
-            if len({key.value for key, _ in pairs}) == len(pairs) and all(
-                isinstance(key, ScalarNode) for key, _ in pairs
+            if all(isinstance(key, ScalarNode) for key, _ in pairs) and len({key.value for key, _ in pairs}) == len(
+                pairs
             ):
                 stack.extend(value for _, value in pairs if not isinstance(value, ScalarNode))
                 continue

@@ -81,7 +81,6 @@ class Patcher:
             survey = _Survey(root)
             self.alias_slots = survey.alias_slots
             self.aliased = survey.aliased
-        self.alias_parents = {parent for parent, _ in self.alias_slots}
         self.render = Renderer(style, copy=self._copy_item)
 
     # -- text geometry ---------------------------------------------------------------------
@@ -266,23 +265,21 @@ class Patcher:
     # -- mapping edits ---------------------------------------------------------------------
 
     def delete_pair(self, node: MappingNode, index: int) -> None:
-        self.check_structure(node)
         pairs = node.value
-        key, value = pairs[index]
+        key, value = pairs[index][0], self.real(node, index)
         if node.flow_style:
             self.edits.append(self._flow_delete(node, index, key))
             return
         if self.on_own_line(key.start_mark.index):
             start = self.region_start(self.line_start(key.start_mark.index), key.start_mark.column)
-            self.edits.append(Edit(start, self.line_end(self.content_end(value)), ""))
+            self.edits.append(self._delete_lines(start, self.line_end(self.content_end(value))))
         elif index + 1 < len(pairs):  # first key on a `- ` line: pull the next key up
             self.edits.append(Edit(key.start_mark.index, pairs[index + 1][0].start_mark.index, ""))
         else:
             raise _RenderAnewError
 
     def replace_pair_value(self, node: MappingNode, index: int, value: Any) -> None:
-        self.check_structure(node)
-        key, old = node.value[index]
+        key, old = node.value[index][0], self.real(node, index)
         start = self.colon_after(key) + 1
         end = max(self.content_end(old), start)
         if node.flow_style or not (_is_container(value) and value):
@@ -297,11 +294,10 @@ class Patcher:
 
     def insert_pairs(self, node: MappingNode, mapping: dict, new_keys: list[Any]) -> None:
         """Insert new keys: in sorted place when the keys are sorted, else where the model puts them."""
-        self.check_structure(node)
         pairs = node.value
         original = [scalar(key) for key, _ in pairs]
         groups: dict[int | None, list[Any]] = {}
-        sorted_keys = _sorted_keys(original)
+        sorted_keys = _sorted_keys(original, self.style.sorted_keys)
         order = list(mapping)
         for key in new_keys:
             anchor: int | None = None
@@ -323,7 +319,7 @@ class Patcher:
         if node.flow_style:
             rendered = ", ".join(f"{self.flow_key(key, node)}: {self.flow_text(mapping[key], node)}" for key in keys)
             if anchor is None:
-                at = self.content_end(pairs[-1][1])
+                at = self.content_end(self.real(node, len(pairs) - 1))
                 return Edit(at, at, ", " + rendered)
             at = pairs[anchor][0].start_mark.index
             return Edit(at, at, rendered + ", ")
@@ -332,7 +328,7 @@ class Patcher:
         for key in keys:
             lines.extend(self.render.pair(key, mapping[key], column))
         if anchor is None:
-            return self._append_lines(self.line_end(self.content_end(pairs[-1][1])), lines)
+            return self._append_lines(self.line_end(self.content_end(self.real(node, len(pairs) - 1))), lines)
         key = pairs[anchor][0]
         if self.on_own_line(key.start_mark.index):
             at = self.region_start(self.line_start(key.start_mark.index), column)
@@ -340,6 +336,13 @@ class Patcher:
         first = lines[0][column:]
         text = newline.join([first, *lines[1:]]) + newline + " " * column
         return Edit(key.start_mark.index, key.start_mark.index, text)
+
+    def _delete_lines(self, start: int, end: int) -> Edit:
+        """Delete whole lines; the last lines of a text without a final newline take the
+        newline before them, so the text still ends without one."""
+        if end == len(self.text) and not self.text.endswith("\n") and start > 0:
+            start -= 2 if self.text[start - 2 : start] == "\r\n" else 1
+        return Edit(start, end, "")
 
     def _append_lines(self, at: int, lines: list[str]) -> Edit:
         """Whole lines inserted at a line start; at the very end of a text that does not end
@@ -352,17 +355,15 @@ class Patcher:
     # -- sequence edits --------------------------------------------------------------------
 
     def delete_item(self, node: SequenceNode, index: int) -> None:
-        self.check_structure(node)
-        item = node.value[index]
+        item = self.real(node, index)
         if node.flow_style:
             self.edits.append(self._flow_delete(node, index, item))
             return
         start, end = self.item_region(item)
-        self.edits.append(Edit(start, end, ""))
+        self.edits.append(self._delete_lines(start, end))
 
     def insert_items(self, node: SequenceNode, before: int | None, values: list[Any]) -> None:
         """Insert `values` before original item `before` (None: at the end)."""
-        self.check_structure(node)
         items = node.value
         newline = self.style.newline
         quote_char = _sibling_quote(items)
@@ -372,19 +373,20 @@ class Patcher:
                 text or self.flow_text(value, node) for text, value in zip(values_text, values, strict=True)
             )
             if before is None:
-                at = self.content_end(items[-1])
+                at = self.content_end(self.real(node, len(items) - 1))
                 return self.edits.append(Edit(at, at, ", " + rendered))
-            at = items[before].start_mark.index
+            at = self.real(node, before).start_mark.index
             return self.edits.append(Edit(at, at, rendered + ", "))
-        dash = self.dash(items[0])
+        dash = self.dash(next(item for i, item in enumerate(items) if (id(node), i) not in self.alias_slots))
         dash_column = dash - self.line_start(dash)
         lines: list[str] = []
         for text, value in zip(values_text, values, strict=True):
             lines.extend([" " * dash_column + "- " + text] if text else self.render.item(value, dash_column))
         if before is None:
-            self.edits.append(self._append_lines(self.line_end(self.content_end(items[-1])), lines))
+            last = self.real(node, len(items) - 1)
+            self.edits.append(self._append_lines(self.line_end(self.content_end(last)), lines))
         else:
-            at, _ = self.item_region(items[before])
+            at, _ = self.item_region(self.real(node, before))
             self.edits.append(Edit(at, at, newline.join(lines) + newline))
 
     # -- flow collections ------------------------------------------------------------------
@@ -396,12 +398,9 @@ class Patcher:
         start = start_node.start_mark.index
         if index + 1 < len(children):
             following = children[index + 1]
-            following = following[0] if isinstance(following, tuple) else following
+            following = following[0] if isinstance(following, tuple) else self.real(node, index + 1)
             return Edit(start, following.start_mark.index, "")
-        previous = children[index - 1]
-        previous = previous[1] if isinstance(previous, tuple) else previous
-        last = children[index][1] if isinstance(children[index], tuple) else children[index]
-        return Edit(self.content_end(previous), self.content_end(last), "")
+        return Edit(self.content_end(self.real(node, index - 1)), self.content_end(self.real(node, index)), "")
 
     def is_json(self, node: Node) -> bool:
         """A flow mapping whose keys are double-quoted: render new entries as JSON."""
@@ -467,10 +466,16 @@ class Patcher:
 
     # -- guards ----------------------------------------------------------------------------
 
-    def check_structure(self, node: Node) -> None:
-        """Adding or removing entries next to an alias would need the alias's position."""
-        if id(node) in self.alias_parents:
-            raise CannotPatchError("a structural change beside an alias")
+    def real(self, node: Node, index: int) -> Node:
+        """Child `index` of a collection (a mapping's value), whose marks are where it is written.
+
+        An alias child shares the node of its anchor, so its marks point at the anchor; an edit
+        that needs the alias's own position cannot be made.
+        """
+        if (id(node), index) in self.alias_slots:
+            raise CannotPatchError("an edit next to an alias, whose position is not known")
+        child = node.value[index]
+        return child[1] if isinstance(node, MappingNode) else child
 
 
 def _shift(line: str, shift: int) -> str:
@@ -487,9 +492,13 @@ def _sibling_quote(items: list[Node]) -> str | None:
     return styles.pop() if len(styles) == 1 and styles <= {"'", '"'} else None
 
 
-def _sorted_keys(keys: list[Any]) -> list[int] | None:
-    """Indices of the keys that are kept in sorted order (all, or all but a leading `name`)."""
-    if not all(isinstance(key, str) for key in keys):
+def _sorted_keys(keys: list[Any], document_sorted: bool) -> list[int] | None:
+    """Indices of the keys that are kept in sorted order (all, or all but a leading `name`).
+
+    Two keys say little about a habit, so a short mapping counts as sorted only in a document
+    whose mappings are sorted throughout.
+    """
+    if not all(isinstance(key, str) for key in keys) or (len(keys) < 3 and not document_sorted):
         return None
     if keys == sorted(keys):
         return list(range(len(keys)))

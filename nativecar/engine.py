@@ -16,7 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar import workloads
 from nativecar.changes import Change
-from nativecar.documents import Document, InputError, Source, documents, parse
+from nativecar.documents import Document, InputError, Source, documents, is_merge_key, parse
 from nativecar.edits import CannotPatchError, Edit, Patcher, apply
 from nativecar.model import build, same
 from nativecar.render import Style, detect_style
@@ -64,6 +64,8 @@ def wanted(spec: Node, context: Context) -> bool:
     containers = workloads.node_get(spec, "containers")
     if isinstance(containers, SequenceNode):
         for container in containers.value:
+            if isinstance(container, MappingNode) and any(is_merge_key(key) for key, _ in container.value):
+                return True  # its name or image may come from the merged mapping: look at the model
             name = _scalar(workloads.node_get(container, "name"))
             image = _scalar(workloads.node_get(container, "image"))
             if context.recognise(name, image) is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from yaml.nodes import MappingNode
+
 from nativecar.edits import same_scalar
 from nativecar.render import Style
 
@@ -46,11 +48,22 @@ def _index(value: Any, by_position: dict[tuple[int, int], Any]) -> None:
             _index(child, by_position)
 
 
+def _position(node: Any) -> tuple[int, int]:
+    """Where ruamel.yaml says a collection starts: a block mapping at its first key (after any
+    anchor or tag written before it), anything else where its node starts."""
+    if isinstance(node, MappingNode) and not node.flow_style and node.value:
+        mark = node.value[0][0].start_mark
+    else:
+        mark = node.start_mark
+    return mark.line, mark.column
+
+
 def _counterpart(value: Any, by_position: dict[tuple[int, int], Any], first_line: int) -> Any:
     node = getattr(value, "node", None)
     if node is None:
         return None
-    counterpart = by_position.get((node.start_mark.line - first_line, node.start_mark.column))
+    line, column = _position(node)
+    counterpart = by_position.get((line - first_line, column))
     if isinstance(value, dict) != isinstance(counterpart, dict):
         return None
     return counterpart

@@ -199,7 +199,7 @@ def detect_style(root: Node, text: str, newline: str) -> Style:
         item_offset=item_offset if item_offset and item_offset >= 2 else 2,
         quote="'" if quotes["'"] > quotes['"'] else '"',
         newline=newline,
-        sorted_keys=ordered > 0 and unordered <= ordered // 10,
+        sorted_keys=ordered >= 3 and unordered <= ordered // 10,
     )
 
 

@@ -19,7 +19,8 @@ from nativecar.profiles import Profile, image_repository
 from nativecar.vendors import copy_data
 from nativecar.workloads import Pod
 
-V2_PORT = "9801"  # the port SIDECARS.md's native example uses; free of the 9090 metrics default
+V2_PORT = "9801"  # the port SIDECARS.md's native example uses, for a health server nativecar turns on
+V2_DEFAULT_PORT = "9090"
 V1_PORT = "8090"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
@@ -32,7 +33,8 @@ def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str
             flags.add("-use_http_health_check")
         port = flags.value("health_check_port") or V1_PORT
     else:
-        if not flags.enabled("health-check"):
+        already_on = flags.enabled("health-check")
+        if not already_on:
             flags.add("--health-check")
         address = flags.value("http-address")
         if address is None:
@@ -40,7 +42,9 @@ def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str
         elif address != "0.0.0.0":
             return None, f"its health server listens on {address}, which the kubelet cannot reach"
         port = flags.value("http-port")
-        if port is None:
+        if port is None and already_on:
+            port = V2_DEFAULT_PORT  # keep the port its probes and scrapers already use
+        elif port is None:
             flags.add(f"--http-port={V2_PORT}")
             port = V2_PORT
     probe = copy_data(profile.startup_probe or {"httpGet": {"path": "/startup"}})
