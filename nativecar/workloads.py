@@ -111,6 +111,8 @@ class Pod:
 
     `template` holds `metadata` and `spec` (for a Pod, the document itself); `workload` is the
     top-level object it belongs to; `label` reads like kubectl's `job/db-migrate`.
+    `outer_metadata` holds the metadata of templates around it (a CronJob's `jobTemplate`),
+    where some tools (istioctl kube-inject) write what belongs to the pod.
     `converted` lists the sidecars that became native in this run, with their profiles, for
     the rewrites that come after `legacy`.
     """
@@ -118,6 +120,7 @@ class Pod:
     workload: YMap
     template: YMap
     label: str
+    outer_metadata: list[dict] = field(default_factory=list)
     converted: list[tuple[YMap, Any]] = field(default_factory=list)
 
     @property
@@ -176,7 +179,10 @@ def pods(document: Any) -> Iterator[Pod]:
     if entry is None:
         return
     template: Any = document
+    outer: list[dict] = []
     for key in entry.template:
+        if isinstance(template, dict) and template is not document and isinstance(template.get("metadata"), dict):
+            outer.append(template["metadata"])
         template = template.get(key) if isinstance(template, dict) else None
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
-        yield Pod(workload=document, template=template, label=label(document))
+        yield Pod(workload=document, template=template, label=label(document), outer_metadata=outer)

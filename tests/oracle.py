@@ -132,7 +132,9 @@ def stray_lines(before: str, after: str) -> list[str]:
     kept_old = [(n, line) for n, line in enumerate(old_lines) if n not in allowed_before]
     kept_new = [(n, line) for n, line in enumerate(new_lines) if n not in allowed_after]
     stray: list[str] = []
-    matcher = difflib.SequenceMatcher(None, [l for _, l in kept_old], [l for _, l in kept_new], autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        None, [text for _, text in kept_old], [text for _, text in kept_new], autojunk=False
+    )
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag != "equal":
             stray.extend(f"-{n + 1} {line}" for n, line in kept_old[i1:i2])
@@ -257,11 +259,11 @@ def _compare_containers(old_map, new_map, old_lines, new_lines, ok_old, ok_new) 
         for mapping, ok, lines in ((old_map, ok_old, old_lines), (new_map, ok_new, new_lines)):
             if field in mapping and getattr(mapping[field][1], "flow_style", False):
                 ok |= _span(mapping[field][0].start_mark.line, mapping[field][1], lines)
-    for name, (field, index, item) in old_found.items():
+    for name, (field, _, item) in old_found.items():
         if name not in new_found:
             ok_old |= _span(item.start_mark.line, item, old_lines, True)
             continue
-        new_field, new_index, new_item = new_found[name]
+        new_field, _, new_item = new_found[name]
         old_order = [n for n, (f, _, _) in old_found.items() if f == field and n in new_found]
         new_order = [n for n, (f, _, _) in new_found.items() if f == new_field and n in old_found]
         moved = field != new_field or old_order.index(name) != new_order.index(name)

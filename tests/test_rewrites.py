@@ -1,10 +1,10 @@
 """Before/after cases for the rewrites, pinned with reviewed snapshots, plus what must not change.
 
-Every fixture under tests/fixtures/{legacy,probes,grace,styles} runs through `migrate`; its
+Every fixture under tests/fixtures/{legacy,probes,grace,styles,vendors} runs through `migrate`; its
 output is pinned (tests/__snapshots__/test_rewrites/), and, independently of the snapshot,
 checked the way a reviewer would: sidecars native and in order, API rules kept, only the lines
 of the change differ, and a second run changes nothing. Files named `unchanged-*` must come out
-byte for byte.
+byte for byte, as must the vendor fixtures daprd.yaml and gcsfuse.yaml.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 from tests import oracle
 from tests.conftest import FIXTURES, migrate
 
-CASES = sorted(path for group in ("legacy", "probes", "grace", "styles") for path in (FIXTURES / group).glob("*.yaml"))
+GROUPS = ("legacy", "probes", "grace", "styles", "vendors")
+CASES = sorted(path for group in GROUPS for path in (FIXTURES / group).glob("*.yaml"))
 CONTEXT = {"sidecar-flag.yaml": {"sidecar_names": ("log-shipper",)}}
 
 
@@ -31,7 +32,10 @@ def test_output_is_the_reviewed_one(path: Path, yaml_snapshot, snapshot) -> None
     assert [f"{c.action} {c.workload} line {c.line}: {c.message}" for c in outcome.changes] == snapshot
 
 
-@pytest.mark.parametrize("path", [p for p in CASES if p.name.startswith("unchanged-")], ids=_id)
+MUST_NOT_CHANGE = [p for p in CASES if p.name.startswith("unchanged-") or p.name in ("daprd.yaml", "gcsfuse.yaml")]
+
+
+@pytest.mark.parametrize("path", MUST_NOT_CHANGE, ids=_id)
 def test_must_not_change(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert migrate(text, **CONTEXT.get(path.name, {})).text == text
@@ -124,7 +128,7 @@ def test_skips_say_why() -> None:
 def test_target_version_gates_conversion(version: tuple[int, int], gate: bool, action: str, words: str) -> None:
     text = (FIXTURES / "grace" / "explicit.yaml").read_text(encoding="utf-8")
     outcome = migrate(text, kube_version=version, sidecar_gate=gate)
-    first = [c for c in outcome.changes if c.action != "warning"][0]
+    first = next(c for c in outcome.changes if c.action != "warning")
     assert first.action == action and words in first.message
     assert outcome.changed == (action == "changed")
     if version == (1, 28) and gate:

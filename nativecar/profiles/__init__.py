@@ -2,8 +2,10 @@
 
 A profile says how to recognise its legacy sidecar, which init containers must run before it,
 its startup probe, its shutdown budget, the lifecycle hooks that only made sense while it was a
-regular container, and the annotations that record native mode. The built-in profiles are the
-YAML files beside this module; a user profile is the same format in a file of their own.
+regular container, the annotations that record native mode, and the text of the workarounds
+that stopped it from the app container (`curl .../quitquitquit`), which native mode makes moot.
+The built-in profiles are the YAML files beside this module; a user profile is the same format
+in a file of their own.
 
 The models are frozen standard-library dataclasses. Built-in profiles are trusted package data
 (a test validates them with pydantic) and are converted with `from_data`, which is what keeps
@@ -75,6 +77,7 @@ class Profile:
     legacy_hooks: tuple[LegacyHook, ...] = ()
     native_annotations: Mapping[str, str] = field(default_factory=dict)
     obsolete_annotations: tuple[str, ...] = ()
+    workarounds: tuple[str, ...] = ()
     vendor: Literal["istio", "linkerd", "cloud-sql-proxy"] | None = None
 
 

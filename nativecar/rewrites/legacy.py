@@ -84,6 +84,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     init_containers[:0] = front
     if "initContainers" not in pod.spec:
         _put_after(pod.spec, "containers", "initContainers", init_containers)
+    changes.extend(_leftovers(pod, containers, sidecars))
     if first_was_sidecar and DEFAULT_CONTAINER not in pod.annotations:
         changes.append(
             Change(
@@ -94,6 +95,48 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
             )
         )
     return changes
+
+
+def _leftovers(pod: Pod, apps: list, sidecars: list[tuple[dict, Profile]]) -> list[Change]:
+    """Warnings for what the conversion makes moot but leaves in place for the user to judge."""
+    changes: list[Change] = []
+    for app in apps:
+        text = " ".join(str(part) for key in ("command", "args") for part in (app.get(key) or []))
+        for _, profile in sidecars:
+            for workaround in profile.workarounds:
+                if workaround in text:
+                    changes.append(
+                        Change(
+                            pod.label,
+                            f"{app.get('name')} still stops the {profile.name} sidecar itself ({workaround}); "
+                            "a native sidecar is stopped after the app exits, so this can go",
+                            "warning",
+                            line_of(app),
+                        )
+                    )
+    for container, _ in sidecars:
+        if _sleeps(container.get("lifecycle", {}).get("preStop")):
+            changes.append(
+                Change(
+                    pod.label,
+                    f"{container.get('name')} keeps a preStop that sleeps: a native sidecar outlives the app "
+                    "by itself, and the sleep only uses up the shared grace period",
+                    "warning",
+                    line_of(container),
+                )
+            )
+    return changes
+
+
+def _sleeps(handler: Any) -> bool:
+    """A preStop handler that only waits: a `sleep` action, or an exec of `sleep N`."""
+    if not isinstance(handler, dict):
+        return False
+    if "sleep" in handler:
+        return True
+    command = handler.get("exec", {}).get("command") if isinstance(handler.get("exec"), dict) else None
+    words = " ".join(str(part) for part in command).split() if isinstance(command, list) else []
+    return bool(words) and (words[0].endswith("sleep") or (len(words) > 2 and words[2].startswith("sleep")))
 
 
 def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) -> str | None:

@@ -61,13 +61,13 @@ def _has_pre_stop(container: dict) -> bool:
 
 def _overridden(pod: Pod, name: str, field: str) -> bool:
     """Whether the user's recorded customisations of this container include `field`."""
-    data = _load(pod.annotations.get(OVERRIDES))
-    if not isinstance(data, dict):
-        return False
-    for group in ("containers", "initContainers"):
-        for entry in data.get(group) or []:
-            if isinstance(entry, dict) and entry.get("name") == name and field in entry:
-                return True
+    for metadata in [pod.template.get("metadata"), *pod.outer_metadata]:
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        data = _load(annotations.get(OVERRIDES)) if isinstance(annotations, dict) else None
+        for group in ("containers", "initContainers") if isinstance(data, dict) else ():
+            for entry in data.get(group) or []:
+                if isinstance(entry, dict) and entry.get("name") == name and field in entry:
+                    return True
     return False
 
 
@@ -81,12 +81,19 @@ def _load(text: Any) -> Any:
 
 
 def _rewrite_json(pod: Pod, key: str, change: Any) -> bool:
-    """Apply `change` to a JSON annotation, writing it back compactly in its own key order."""
-    data = _load(pod.annotations.get(key))
-    if not isinstance(data, dict) or not change(data):
-        return False
-    pod.set_annotation(key, json.dumps(data, separators=(",", ":")))
-    return True
+    """Apply `change` to a JSON annotation, writing it back compactly in its own key order.
+
+    Looked for on the pod template and on the templates around it: kube-inject writes a
+    CronJob's annotations on its jobTemplate.
+    """
+    changed = False
+    for metadata in [pod.template.get("metadata"), *pod.outer_metadata]:
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        data = _load(annotations.get(key)) if isinstance(annotations, dict) else None
+        if isinstance(data, dict) and change(data):
+            annotations[key] = json.dumps(data, separators=(",", ":"))
+            changed = True
+    return changed
 
 
 def _native_status(status: dict, name: str) -> bool:

@@ -3,13 +3,16 @@
 Facts from linkerd/linkerd2's proxy template and injection goldens (SIDECARS.md section 5):
 the annotation that asks for native mode was `config.alpha.linkerd.io/...` (2.15-2.18),
 `config.beta.linkerd.io/...` (2.19) and is `config.linkerd.io/proxy-enable-native-sidecar` now.
-A pod that already carries one spelling keeps it; otherwise the current one is set. The
+A pod that already carries one spelling keeps it; otherwise the spelling of the proxy's stable
+release (`linkerd.io/proxy-version: stable-2.17.1`) is used, and the current one when that is
+unknown. The
 native proxy gets its startup probe only when `config.linkerd.io/proxy-await` is not
 `disabled`, as the upstream template does.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from nativecar.profiles import Profile
@@ -21,10 +24,25 @@ PREFIXES = ("config.linkerd.io", "config.beta.linkerd.io", "config.alpha.linkerd
 AWAIT = "config.linkerd.io/proxy-await"
 
 
+VERSION = "linkerd.io/proxy-version"
+_STABLE = re.compile(r"^stable-(\d+)\.(\d+)")
+
+
 def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
     present = [f"{prefix}/{NATIVE}" for prefix in PREFIXES if f"{prefix}/{NATIVE}" in pod.annotations]
-    key = present[0] if present else f"{PREFIXES[0]}/{NATIVE}"
+    key = present[0] if present else f"{annotation_prefix(pod.annotations.get(VERSION))}/{NATIVE}"
     return [f"{key} set"] if pod.set_annotation(key, "true") else []
+
+
+def annotation_prefix(version: object) -> str:
+    """The prefix a Linkerd release reads the native-sidecar annotation under."""
+    match = _STABLE.match(str(version or ""))
+    release = (int(match.group(1)), int(match.group(2))) if match else None
+    if release is not None and (2, 15) <= release <= (2, 18):
+        return "config.alpha.linkerd.io"
+    if release == (2, 19):
+        return "config.beta.linkerd.io"
+    return "config.linkerd.io"
 
 
 def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str, Any] | None, str]:
