@@ -1,0 +1,98 @@
+"""The real-world manifests of ../shared/corpus: what a platform team would run nativecar on.
+
+Skipped (not failed) when the corpus is not beside the project.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from nativecar.documents import InputError
+from tests import oracle
+from tests.conftest import CORPUS, corpus_files, migrate
+
+FILES = corpus_files()
+pytestmark = pytest.mark.skipif(not FILES, reason="../shared/corpus is not present")
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(CORPUS))
+
+
+@functools.cache
+def _is_manifest_yaml(text: str) -> bool:
+    """An independent opinion (ruamel.yaml's safe loader): valid YAML without duplicate keys."""
+    try:
+        for _ in YAML(typ="safe", pure=True).load_all(text):
+            pass
+    except Exception:  # noqa: BLE001 - any ruamel error means "not a manifest we should accept"
+        return False
+    return True
+
+
+@pytest.mark.parametrize("path", FILES, ids=_rel)
+def test_every_file(path: Path) -> None:
+    """Valid files: no error, byte-identical unless a sidecar was converted, idempotent, no stray
+    lines. Invalid ones: `FILE:LINE:COL: message` pointing into the file."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        outcome = migrate(text)
+    except InputError as error:
+        assert _should_reject(path), str(error)
+        assert error.line >= 1 and error.column >= 1
+        assert error.line <= text.count("\n") + 1
+        assert str(error).startswith(f"test.yaml:{error.line}:{error.column}: ")
+        return
+    converted = [c for c in outcome.changes if c.action == "changed"]
+    if not converted:
+        assert outcome.text == text
+        return
+    assert oracle.stray_lines(text, outcome.text) == []
+    assert migrate(outcome.text).text == outcome.text
+
+
+_VALUE_SCALAR = re.compile(r"^\s*(- )?=$|: =$", re.MULTILINE)
+
+
+def _should_reject(path: Path) -> bool:
+    """Not valid YAML for ruamel's safe loader either, except for the `=` plain scalar, which
+    ruamel refuses as YAML 1.1's "value" type but which is a plain string to Kubernetes."""
+    text = path.read_text(encoding="utf-8")
+    return not _is_manifest_yaml(text) and not _VALUE_SCALAR.search(text)
+
+
+def test_the_bad_files_are_exactly_the_non_yaml_ones() -> None:
+    rejected = []
+    for path in FILES:
+        try:
+            migrate(path.read_text(encoding="utf-8"))
+        except InputError:
+            rejected.append(path)
+    assert rejected == [path for path in FILES if _should_reject(path)]
+
+
+def test_the_cli_on_the_whole_corpus_reports_every_bad_file_and_writes_nothing(tmp_path: Path) -> None:
+    copy = tmp_path / "corpus"
+    shutil.copytree(CORPUS, copy)
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    executable = Path(sys.executable).with_name("nativecar")
+    result = subprocess.run([str(executable), "migrate", "-i", str(copy)], capture_output=True, timeout=300)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    errors, summary = lines[:-1], lines[-1]
+    assert summary == f"{len(errors)} errors; nothing was written."
+    assert len(errors) == len([path for path in FILES if _should_reject(path)])
+    for line in errors:
+        location, _, message = line.partition(": ")
+        file, row, column = location.rsplit(":", 2)
+        assert Path(file).is_file() and row.isdigit() and column.isdigit() and message
+    assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+    assert b"Traceback" not in result.stderr

@@ -1,0 +1,34 @@
+"""README.md shows real output, and .ci/run runs the README's commands."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
+
+
+def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
+    setup, tests = blocks("sh")[0].strip().splitlines()
+    assert "pip install ." in setup and "nativecar migrate examples/" in setup
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert tests in ci.splitlines()
+
+
+def test_the_example_diff_and_report_are_what_nativecar_prints() -> None:
+    executable = Path(sys.executable).with_name("nativecar")
+    result = subprocess.run(
+        [str(executable), "migrate", "--diff", "examples/job.yaml"], capture_output=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0
+    assert blocks("diff")[0] == result.stdout.decode()
+    report = result.stderr.decode().splitlines()[:-1]  # all but the closing summary
+    assert blocks("text")[0].splitlines() == report
