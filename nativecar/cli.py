@@ -139,19 +139,99 @@ def migrate(
     name. Documents with nothing to convert come out byte for byte; changed ones change only
     on the lines that carry the change.
     """
+    _execute(paths, in_place, check, diff, kube_version, sidecar, feature_gates, quiet, config)
+
+
+@app.command()
+def inject(
+    paths: PathsArgument = None,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="A built-in profile (istio, linkerd, cloud-sql-proxy; see `nativecar profiles`) or a profile file.",
+            show_default=False,
+        ),
+    ] = ...,  # type: ignore[assignment]
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="webhook: ask the cluster's injector for a native sidecar (default for istio and linkerd); "
+            "manual: render the sidecar into the manifest.",
+            show_default=False,
+        ),
+    ] = None,
+    values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A profile value, KEY=VALUE (repeatable); `nativecar profiles NAME` lists them.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Inject into pods that opt out of injection.")] = False,
+    in_place: InPlace = False,
+    check: Check = False,
+    diff: Diff = False,
+    kube_version: KubeVersion = None,
+    sidecar: Sidecar = None,
+    feature_gates: FeatureGates = None,
+    quiet: Quiet = False,
+    config: ConfigFile = None,
+) -> None:
+    """Inject a profile's sidecar as a native sidecar, after doing everything migrate does.
+
+    nativecar inject -p istio job.yaml | kubectl apply -f -
+    nativecar inject -p cloud-sql-proxy --set instance=PROJECT:REGION:DB job.yaml
+    """
+    _execute(
+        paths,
+        in_place,
+        check,
+        diff,
+        kube_version,
+        sidecar,
+        feature_gates,
+        quiet,
+        config,
+        (profile, mode, values, force),
+    )
+
+
+def _execute(
+    paths: list[str] | None,
+    in_place: bool,
+    check: bool,
+    diff: bool,
+    kube_version: str | None,
+    sidecar: list[str] | None,
+    feature_gates: list[str] | None,
+    quiet: bool,
+    config: Path | None,
+    injection: tuple[str, str | None, list[str] | None, bool] | None = None,
+) -> None:
+    """Flags to settings, a request and an output; the run's exit code back to the shell."""
     from nativecar.report import Report
     from nativecar.runner import Output, run
 
     report = Report(quiet=quiet, check=check)
+    request = None
     try:
         settings = build_settings(kube_version, sidecar, feature_gates, quiet, config)
         if in_place and (check or diff):
             raise UsageError("--in-place writes files; --check and --diff never do: choose one")
+        if injection is not None:
+            from nativecar.rewrites import inject as injecting
+
+            reference, mode, values, force = injection
+            request = injecting.request(injecting.load_profile(reference), mode, values or [], force)
     except (UsageError, InputError) as error:
         report.error(error if isinstance(error, InputError) else str(error))
         raise typer.Exit(2) from None
     report.quiet = settings.quiet
-    code = run(paths or [], settings, Output(in_place=in_place, check=check, diff=diff), report)
+    code = run(paths or [], settings, Output(in_place=in_place, check=check, diff=diff), report, injection=request)
     raise typer.Exit(code)
 
 

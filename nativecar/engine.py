@@ -43,7 +43,10 @@ def process(source: Source, context: Context) -> Outcome:
     outcome = Outcome(source=source, text=source.text)
     edits: list[Edit] = []
     for document in documents(source):
-        if not any(wanted(spec, context) for spec in workloads.pod_spec_nodes(document.root)):
+        specs = list(workloads.pod_spec_nodes(document.root))
+        if not specs and context.injection is not None:
+            outcome.changes.extend(_not_a_workload(document))
+        if not any(wanted(spec, context) for spec in specs):
             continue
         model = build(document.root)
         changes: list[Change] = []
@@ -60,7 +63,10 @@ def process(source: Source, context: Context) -> Outcome:
 
 
 def wanted(spec: Node, context: Context) -> bool:
-    """Whether a pod spec node holds anything a rewrite acts on: a sidecar, legacy or native."""
+    """Whether a pod spec node holds anything a rewrite acts on: a sidecar, legacy or native,
+    or, for `inject`, any pod at all."""
+    if context.injection is not None:
+        return True
     containers = workloads.node_get(spec, "containers")
     if isinstance(containers, SequenceNode):
         for container in containers.value:
@@ -76,6 +82,16 @@ def wanted(spec: Node, context: Context) -> bool:
             if isinstance(container, MappingNode) and workloads.node_get(container, "restartPolicy") is not None:
                 return True
     return False
+
+
+def _not_a_workload(document: Document) -> list[Change]:
+    """`inject` says which objects it left alone for having no pod template (kind and name known)."""
+    kind = _scalar(workloads.node_get(document.root, "kind"))
+    name = _scalar(workloads.node_path(document.root, ("metadata", "name")))
+    if not kind or workloads.is_list(kind):
+        return []
+    where = document.root.start_mark.line + 1
+    return [Change(f"{kind.lower()}/{name or '<unnamed>'}", "no pod template to inject into", "skipped", where)]
 
 
 def _scalar(node: Node | None) -> str | None:

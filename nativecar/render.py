@@ -56,8 +56,10 @@ def is_plain_safe(text: str, flow: bool = False) -> bool:
 
 
 def quote(text: str, quote_char: str = '"') -> str:
-    """`text` as a quoted YAML scalar, single-quoted only where that needs no escapes."""
-    if quote_char == "'" and not _SPECIAL.search(text) and "\n" not in text:
+    """`text` as a quoted YAML scalar in the preferred quotes, or the other kind where that
+    needs fewer escapes (JSON in an annotation reads best single-quoted, as Istio writes it)."""
+    single_ok = not _SPECIAL.search(text) and "\n" not in text
+    if single_ok and (quote_char == "'" or ('"' in text and "'" not in text)):
         return "'" + text.replace("'", "''") + "'"
     escaped = json.dumps(text, ensure_ascii=bool(_SPECIAL.search(text)))
     return escaped
@@ -122,7 +124,7 @@ class Renderer:
             return [head, *self.mapping(value, column + self.style.indent)]
         if isinstance(value, list) and value:
             return [head, *self.sequence(value, column + self.style.sequence_indent)]
-        return [f"{head} {self.flow(value)}"]
+        return [f"{head} {self.flow(value) if isinstance(value, dict | list) else self.scalar(value)}"]
 
     def mapping(self, value: dict, column: int) -> list[str]:
         """Lines for the entries of a block mapping whose keys sit at `column`."""
@@ -150,7 +152,8 @@ class Renderer:
         elif isinstance(value, list) and value:
             body = self.sequence(value, content)
         else:
-            return [" " * dash_column + "- " + self.flow(value)]
+            text = self.flow(value) if isinstance(value, dict | list) else self.scalar(value)
+            return [" " * dash_column + "- " + text]
         first = body[0]
         body[0] = " " * dash_column + "-" + " " * (self.style.item_offset - 1) + first[content:]
         return body

@@ -13,8 +13,9 @@ from typing import BinaryIO, NamedTuple
 
 from nativecar import engine, files
 from nativecar.documents import InputError, decode, encode
+from nativecar.profiles import builtins
 from nativecar.report import Report, unified_diff
-from nativecar.rewrites import Context
+from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings
 
 
@@ -26,15 +27,28 @@ class Output(NamedTuple):
     diff: bool = False
 
 
-def context_for(settings: Settings) -> Context:
+def context_for(settings: Settings, injection: Injection | None = None) -> Context:
+    """The rewrites' context; a user's profile joins the built-in ones, so `legacy` knows it too."""
+    profiles = builtins()
+    if injection is not None and injection.profile not in profiles:
+        profiles = (*profiles, injection.profile)
     return Context(
         kube_version=settings.kube_version,
         sidecar_gate=settings.sidecar_gate,
         sidecar_names=settings.sidecars,
+        profiles=profiles,
+        injection=injection,
     )
 
 
-def run(paths: list[str], settings: Settings, output: Output, report: Report, stdout: BinaryIO | None = None) -> int:
+def run(
+    paths: list[str],
+    settings: Settings,
+    output: Output,
+    report: Report,
+    stdout: BinaryIO | None = None,
+    injection: Injection | None = None,
+) -> int:
     """Process `paths` and write the results; returns the exit code."""
     stdout = stdout or sys.stdout.buffer
     try:
@@ -46,7 +60,7 @@ def run(paths: list[str], settings: Settings, output: Output, report: Report, st
     if output.in_place and any(item.path is None for item in inputs):
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
-    context = context_for(settings)
+    context = context_for(settings, injection)
     results: list[tuple[files.Input, engine.Outcome]] = []
     # Parsing allocates millions of short-lived, acyclic objects that reference counting frees;
     # the cyclic collector would only re-scan them, at about a quarter of the run time.

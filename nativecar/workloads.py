@@ -113,15 +113,16 @@ class Pod:
     top-level object it belongs to; `label` reads like kubectl's `job/db-migrate`.
     `outer_metadata` holds the metadata of templates around it (a CronJob's `jobTemplate`),
     where some tools (istioctl kube-inject) write what belongs to the pod.
-    `converted` lists the sidecars that became native in this run, with their profiles, for
-    the rewrites that come after `legacy`.
+    `new_sidecars` lists the sidecars that became native sidecars of this pod in this run
+    (converted by `legacy`, added by `inject`; None for one the cluster's injector will add),
+    with their profiles, for the rewrites after them.
     """
 
     workload: YMap
     template: YMap
     label: str
     outer_metadata: list[dict] = field(default_factory=list)
-    converted: list[tuple[YMap, Any]] = field(default_factory=list)
+    new_sidecars: list[tuple[dict | None, Any]] = field(default_factory=list)
 
     @property
     def spec(self) -> YMap:
@@ -134,22 +135,49 @@ class Pod:
     @property
     def annotations(self) -> dict:
         """The pod template's annotations (read-only view; empty when there are none)."""
-        metadata = self.template.get("metadata")
-        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-        return annotations if isinstance(annotations, dict) else {}
+        return self.metadata_map("annotations")
 
-    def set_annotation(self, key: str, value: str) -> bool:
-        """Set one pod-template annotation, creating `metadata`/`annotations` as needed."""
+    def metadata_map(self, where: str) -> dict:
+        """The pod template's `labels` or `annotations` (read-only view; empty when absent)."""
+        metadata = self.template.get("metadata")
+        found = metadata.get(where) if isinstance(metadata, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    def set_metadata(self, where: str, key: str, value: str, overwrite: bool = True) -> bool:
+        """Set one pod-template label or annotation, creating what holds it as needed."""
         metadata = self.template.get("metadata")
         if not isinstance(metadata, dict):
-            metadata = self.template["metadata"] = {}
-        annotations = metadata.get("annotations")
-        if not isinstance(annotations, dict):
-            annotations = metadata["annotations"] = {}
-        if annotations.get(key) == value:
+            metadata = {}
+            rest = [(key, value) for key, value in self.template.items() if key != "metadata"]
+            if self.template is self.workload:  # a Pod: metadata after apiVersion and kind
+                rest.insert(min(2, len(rest)), ("metadata", metadata))
+            else:  # a template: metadata first, then spec, as Kubernetes writes it
+                rest.insert(0, ("metadata", metadata))
+            self.template.clear()
+            self.template.update(rest)
+        entries = metadata.get(where)
+        if not isinstance(entries, dict):
+            entries = metadata[where] = {}
+        if entries.get(key) == value or (key in entries and not overwrite):
             return False
-        annotations[key] = value
+        entries[key] = value
         return True
+
+    def set_annotation(self, key: str, value: str) -> bool:
+        return self.set_metadata("annotations", key, value)
+
+    def put_after(self, anchor: str, key: str, value: Any) -> None:
+        """Add `key` to the pod spec right after `anchor` (at the end if `anchor` is absent),
+        which is where the text patch will write it when the keys are not sorted."""
+        spec = self.spec
+        if anchor not in spec:
+            spec[key] = value
+            return
+        tail = list(spec.items())[list(spec).index(anchor) + 1 :]
+        for name, _ in tail:
+            del spec[name]
+        spec[key] = value
+        spec.update(tail)
 
     def containers(self, field_name: str = "containers") -> list:
         """The list under `containers`/`initContainers` (empty if absent or not a list)."""

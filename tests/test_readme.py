@@ -32,3 +32,15 @@ def test_the_example_diff_and_report_are_what_nativecar_prints() -> None:
     assert blocks("diff")[0] == result.stdout.decode()
     report = result.stderr.decode().splitlines()[:-1]  # all but the closing summary
     assert blocks("text")[0].splitlines() == report
+
+
+def test_every_command_with_a_diff_below_it_prints_that_diff() -> None:
+    """Each ```sh block of one nativecar command followed by a ```diff block: run it, compare."""
+    pairs = re.findall(r"```sh\n(nativecar [^\n]*--diff[^\n]*)\n```\n\n```diff\n(.*?)```", README, re.DOTALL)
+    assert len(pairs) >= 4
+    executable = Path(sys.executable).with_name("nativecar")
+    for command, expected in pairs:
+        args = command.split()[1:]
+        result = subprocess.run([str(executable), *args], capture_output=True, cwd=ROOT, timeout=60)
+        assert result.returncode == 0, (command, result.stderr)
+        assert result.stdout.decode() == expected, command

@@ -65,8 +65,51 @@ class LegacyHook:
 
 
 @dataclass(frozen=True)
+class Value:
+    """A `${name}` a profile's templates use: its default (none means `--set` must give it)."""
+
+    default: str | int | None = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class PodMark:
+    """A pod-template label or annotation, as in a webhook request or an opt-out."""
+
+    where: Literal["labels", "annotations"]
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """`--mode webhook`: what asks the cluster's injector for a native sidecar, and what refuses it."""
+
+    marks: tuple[PodMark, ...] = ()
+    opt_out: tuple[PodMark, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manual:
+    """`--mode manual`: the containers, volumes and metadata rendered into the manifest.
+
+    Strings may hold `${value}` (the profile's values, settable with `--set`) and the values
+    nativecar computes per pod: `${workload.name}`, `${workload.namespace}`,
+    `${workload.resource}` (`deployments`), `${workload.apiVersion}`, `${pod.appContainers}`
+    (comma-separated), `${pod.firstAppContainer}`. A string that is only `${name}` takes the
+    value's own type (a port stays a number).
+    """
+
+    init_containers: tuple[Mapping[str, Any], ...] = ()
+    sidecar: Mapping[str, Any] = field(default_factory=dict)
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Profile:
-    """One vendor's sidecar; see the module docstring and `docs` in each built-in YAML file."""
+    """One vendor's sidecar; see the module docstring and the comments in each built-in file."""
 
     name: str
     summary: str
@@ -79,6 +122,23 @@ class Profile:
     obsolete_annotations: tuple[str, ...] = ()
     workarounds: tuple[str, ...] = ()
     vendor: Literal["istio", "linkerd", "cloud-sql-proxy"] | None = None
+    modes: tuple[Literal["webhook", "manual"], ...] = ("manual",)
+    values: Mapping[str, Value] = field(default_factory=dict)
+    webhook: Webhook | None = None
+    manual: Manual | None = None
+    skip_host_network: bool = False
+
+    @property
+    def first(self) -> bool:
+        """Whether its sidecar goes ahead of the user's init containers (a mesh proxy does)."""
+        return bool(self.runs_after)
+
+
+# How pydantic validates these dataclasses when a user's file is read (profiles/validate.py): keys
+# in Kubernetes' camelCase, nothing unknown. A plain dict, so this module needs no pydantic.
+PYDANTIC_CONFIG = {"alias_generator": lambda name: camel(name), "extra": "forbid", "populate_by_name": True}
+for _model in (Match, LegacyHook, Value, PodMark, Webhook, Manual, Profile):
+    _model.__pydantic_config__ = PYDANTIC_CONFIG  # type: ignore[attr-defined]
 
 
 def image_repository(image: str) -> str:
@@ -155,11 +215,17 @@ def from_data(kind: Any, data: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         if data is None:
             return None
+        for argument in arguments:
+            if dataclasses.is_dataclass(argument):
+                return from_data(argument, data)
+            if isinstance(argument, type) and isinstance(data, argument):
+                return data
         return from_data(next(argument for argument in arguments if argument is not type(None)), data)
     if origin is tuple:
         return tuple(from_data(arguments[0], item) for item in data or ())
     if origin is Literal or kind is Any:
         return data
     if origin in (Mapping, dict) or kind in (Mapping, dict):
-        return types.MappingProxyType(dict(data or {}))
+        item_kind = arguments[1] if len(arguments) == 2 else Any
+        return types.MappingProxyType({key: from_data(item_kind, item) for key, item in (data or {}).items()})
     return kind(data)

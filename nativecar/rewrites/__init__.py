@@ -6,16 +6,20 @@ pipeline and it matters:
 
 1. `legacy`  — sidecars still running as regular containers become native init containers.
    First, because everything after it works on native sidecars only.
-2. `probes`  — every native sidecar gets a startup signal and loses probe values the API
-   rejects; after `legacy` so that converted sidecars are covered too.
-3. `grace`   — the pod's termination grace period grows by the shutdown budget of the sidecars
-   `legacy` converted in this run; last, because it needs to know what was converted.
+2. `inject`  — the profile's sidecar is added natively, or its injector asked for one (only
+   for `nativecar inject`). After `legacy`, so a legacy copy of the same sidecar is converted,
+   not injected twice.
+3. `probes`  — every native sidecar gets a startup signal and loses probe values the API
+   rejects; after `legacy` and `inject`, so converted and injected sidecars are covered too.
+4. `grace`   — the pod's termination grace period grows by the shutdown budget of the sidecars
+   this run converted or added; last, because it needs to know which those are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from nativecar.changes import Change
 from nativecar.profiles import Profile, builtins, generic
@@ -25,13 +29,25 @@ Rewrite = Callable[[Pod, "Context"], list[Change]]
 
 
 @dataclass(frozen=True)
+class Injection:
+    """What `nativecar inject` was asked for: a profile, a mode, its values, and `--force`."""
+
+    profile: Profile
+    mode: Literal["webhook", "manual"]
+    values: dict[str, Any] = field(default_factory=dict)
+    force: bool = False
+
+
+@dataclass(frozen=True)
 class Context:
-    """What every rewrite may consult: the target version and the sidecars to recognise."""
+    """What every rewrite may consult: the target version, the sidecars to recognise, and
+    the injection requested (None for `migrate`)."""
 
     kube_version: tuple[int, int] = (1, 29)
     sidecar_gate: bool = False  # --feature-gates SidecarContainers=true (for 1.28)
     sidecar_names: tuple[str, ...] = ()
     profiles: tuple[Profile, ...] = field(default_factory=builtins)
+    injection: Injection | None = None
 
     def recognise(self, name: str | None, image: str | None) -> Profile | None:
         """The profile of a container that is a known sidecar, or None for an app container."""
@@ -47,11 +63,32 @@ class Context:
         """Whether the target cluster runs `restartPolicy: Always` init containers as sidecars."""
         return self.kube_version >= (1, 29) or (self.kube_version == (1, 28) and self.sidecar_gate)
 
+    def version_problem(self) -> str | None:
+        """Why native sidecars cannot be used for the target version, or None."""
+        if self.native_sidecars_available:
+            return None
+        major, minor = self.kube_version
+        if (major, minor) == (1, 28):
+            return (
+                "Kubernetes 1.28 needs the SidecarContainers feature gate "
+                "(pass --feature-gates SidecarContainers=true if the cluster enables it)"
+            )
+        return f"native sidecars need Kubernetes 1.29 or later (target is {major}.{minor})"
+
+    def version_warning(self) -> str | None:
+        """What a user must know when native sidecars work only behind a feature gate."""
+        if self.kube_version == (1, 28) and self.sidecar_gate:
+            return (
+                "Kubernetes 1.28 runs native sidecars only with the SidecarContainers feature gate on "
+                "every API server and kubelet; without it this pod never leaves Init"
+            )
+        return None
+
 
 def _order() -> tuple[Rewrite, ...]:
-    from nativecar.rewrites import grace, legacy, probes
+    from nativecar.rewrites import grace, inject, legacy, probes
 
-    return (legacy.rewrite, probes.rewrite, grace.rewrite)
+    return (legacy.rewrite, inject.rewrite, probes.rewrite, grace.rewrite)
 
 
 ORDER: tuple[Rewrite, ...] = _order()

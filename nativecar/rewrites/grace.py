@@ -1,6 +1,7 @@
-"""Rewrite 3, `grace`: the termination grace period grows by what converted sidecars need.
+"""Rewrite 4, `grace`: the termination grace period grows by what the new native sidecars need.
 
-Last, because it needs the list of sidecars `legacy` converted in this run (`Pod.converted`).
+Last, because it needs the sidecars `legacy` converted and `inject` added in this run
+(`Pod.new_sidecars`).
 A legacy sidecar shut down in parallel with the app, each with the whole grace period. A
 native sidecar gets SIGTERM only after the last app container has exited, from what is left
 of the same period. So the period grows by the sidecars' shutdown budgets and the app keeps
@@ -20,14 +21,17 @@ DEFAULT = 30  # the API's default when the field is absent
 
 
 def rewrite(pod: Pod, context: Context) -> list[Change]:
-    if not pod.converted:
+    if not pod.new_sidecars:
         return []
-    budget = sum(vendors.shutdown_seconds(pod, container, profile) for container, profile in pod.converted)
+    budget = sum(vendors.shutdown_seconds(pod, container, profile) for container, profile in pod.new_sidecars)
     if budget <= 0:
         return []
     current = pod.spec.get(KEY, DEFAULT)
     if isinstance(current, bool) or not isinstance(current, int):
         return [Change(pod.label, f"{KEY} is {current!r}, not a number; left as it is", "warning")]
-    names = ", ".join(str(container.get("name")) for container, _ in pod.converted)
+    names = ", ".join(
+        str(container.get("name")) if container is not None else f"the {profile.name} sidecar"
+        for container, profile in pod.new_sidecars
+    )
     pod.spec[KEY] = current + budget
     return [Change(pod.label, f"{KEY} {current} -> {current + budget} (+{budget}s for {names} to stop after the app)")]

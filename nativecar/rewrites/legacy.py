@@ -44,15 +44,9 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
         return [Change(pod.label, f"{names} left as a regular container: {reason}", "skipped", line_of(sidecars[0][0]))]
 
     changes: list[Change] = []
-    if context.kube_version == (1, 28):
-        changes.append(
-            Change(
-                pod.label,
-                "Kubernetes 1.28 runs native sidecars only with the SidecarContainers feature gate on "
-                "every API server and kubelet; without it this pod never leaves Init",
-                "warning",
-            )
-        )
+    warning = context.version_warning()
+    if warning:
+        changes.append(Change(pod.label, warning, "warning"))
     first_was_sidecar = containers[0] is sidecars[0][0]
     init_containers = pod.spec.get("initContainers")
     if not isinstance(init_containers, list):
@@ -78,12 +72,12 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
             if key in pod.annotations:
                 del pod.annotations[key]
                 notes.append(f"annotation {key} removed")
-        pod.converted.append((container, profile))
+        pod.new_sidecars.append((container, profile))
         message = f"{container.get('name')} -> native sidecar"
         changes.append(Change(pod.label, "; ".join([message, *notes]), "changed", line_of(container)))
     init_containers[:0] = front
     if "initContainers" not in pod.spec:
-        _put_after(pod.spec, "containers", "initContainers", init_containers)
+        pod.put_after("containers", "initContainers", init_containers)
     changes.extend(_leftovers(pod, containers, sidecars))
     if first_was_sidecar and DEFAULT_CONTAINER not in pod.annotations:
         changes.append(
@@ -141,14 +135,9 @@ def _sleeps(handler: Any) -> bool:
 
 def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) -> str | None:
     """Why this pod's sidecars cannot be made native, or None when they can."""
-    major, minor = context.kube_version
-    if not context.native_sidecars_available:
-        if (major, minor) == (1, 28):
-            return (
-                "Kubernetes 1.28 needs the SidecarContainers feature gate "
-                "(pass --feature-gates SidecarContainers=true if the cluster enables it)"
-            )
-        return f"native sidecars need Kubernetes 1.29 or later (target is {major}.{minor})"
+    problem = context.version_problem()
+    if problem:
+        return problem
     if len(sidecars) == len(pod.containers()):
         return "it is the only container; a pod needs at least one regular container"
     init_names = {str(c.get("name")) for c in pod.containers("initContainers") if isinstance(c, dict)}
@@ -184,15 +173,3 @@ def _drop_legacy_hooks(container: dict, profile: Profile) -> list[str]:
     if not lifecycle:
         del container["lifecycle"]
     return notes
-
-
-def _put_after(mapping: dict, anchor: str, key: str, value: Any) -> None:
-    """Add `key` right after `anchor` in the mapping's order (at the end if `anchor` is absent)."""
-    if anchor not in mapping:
-        mapping[key] = value
-        return
-    tail = list(mapping.items())[list(mapping).index(anchor) + 1 :]
-    for name, _ in tail:
-        del mapping[name]
-    mapping[key] = value
-    mapping.update(tail)

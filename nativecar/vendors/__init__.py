@@ -10,6 +10,10 @@ Each vendor module may define any of three hooks; a missing hook means "nothing 
   server switched on; Istio and Linkerd can have theirs turned off).
 - `shutdown_seconds(pod, container, profile) -> int`: the sidecar's shutdown budget when it
   depends on the container's own settings.
+- `variables(pod, profile, values) -> dict`: placeholders the vendor computes for `inject`
+  (named `VARIABLES` in the module, so profiles can be checked before they are used).
+- `injected(pod, profile, names, volumes, values) -> list[str]`: bookkeeping after `inject`
+  rendered the profile's containers (`names`, helpers first) and volumes.
 """
 
 from __future__ import annotations
@@ -44,10 +48,25 @@ def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str
     return profile_probe(container, profile), ""
 
 
-def shutdown_seconds(pod: Pod, container: dict, profile: Profile) -> int:
+def shutdown_seconds(pod: Pod, container: dict | None, profile: Profile) -> int:
+    """The shutdown budget of a sidecar (None: one the cluster's injector will add)."""
     module = _module(profile)
     hook = getattr(module, "shutdown_seconds", None)
-    return hook(pod, container, profile) if hook else profile.shutdown_seconds
+    return hook(pod, container, profile) if hook and container is not None else profile.shutdown_seconds
+
+
+def variables(pod: Pod, profile: Profile, values: dict[str, Any]) -> dict[str, Any]:
+    hook = getattr(_module(profile), "variables", None)
+    return hook(pod, profile, values) if hook else {}
+
+
+def variable_names(profile: Profile) -> tuple[str, ...]:
+    return tuple(getattr(_module(profile), "VARIABLES", ()))
+
+
+def injected(pod: Pod, profile: Profile, names: list[str], volumes: list[str], values: dict[str, Any]) -> list[str]:
+    hook = getattr(_module(profile), "injected", None)
+    return hook(pod, profile, names, volumes, values) if hook else []
 
 
 def profile_probe(container: dict, profile: Profile) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ OVERRIDES = "proxy.istio.io/overrides"
 STATUS_PORT = "status.sidecar.istio.io/port"
 DEFAULT_STATUS_PORT = "15020"
 HELPERS = ("istio-init", "istio-validation")
+VARIABLES = ("istio.canonicalName", "istio.canonicalRevision")
 
 
 def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
@@ -124,3 +125,36 @@ def _native_overrides(overrides: dict, name: str) -> bool:
         overrides.pop("containers", None)
     overrides["initContainers"] = init
     return True
+
+
+def variables(pod: Pod, profile: Profile, values: dict[str, Any]) -> dict[str, Any]:
+    """Istio's canonical service name and revision, from the pod's labels as istiod reads them."""
+    metadata = pod.template.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict) else {}
+    workload = pod.workload.get("metadata") if isinstance(pod.workload.get("metadata"), dict) else {}
+    name = next(
+        (labels[key] for key in ("service.istio.io/canonical-name", "app.kubernetes.io/name", "app") if key in labels),
+        workload.get("name", ""),
+    )
+    revision = next(
+        (
+            labels[key]
+            for key in ("service.istio.io/canonical-revision", "app.kubernetes.io/version", "version")
+            if key in labels
+        ),
+        "latest",
+    )
+    return {"istio.canonicalName": str(name), "istio.canonicalRevision": str(revision)}
+
+
+def injected(pod: Pod, profile: Profile, names: list[str], volumes: list[str], values: dict[str, Any]) -> list[str]:
+    """The status annotation istiod writes after a native injection."""
+    status = {
+        "initContainers": names or None,
+        "containers": None,
+        "volumes": volumes or None,
+        "imagePullSecrets": None,
+        "revision": str(values.get("revision") or "default"),
+    }
+    pod.set_annotation(STATUS, json.dumps(status, separators=(",", ":")))
+    return [f"{STATUS} written"]

@@ -12,6 +12,7 @@ native proxy gets its startup probe only when `config.linkerd.io/proxy-await` is
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ AWAIT = "config.linkerd.io/proxy-await"
 
 
 VERSION = "linkerd.io/proxy-version"
+VARIABLES = ("linkerd.nativeAnnotation", "linkerd.trustRootSHA256")
 _STABLE = re.compile(r"^stable-(\d+)\.(\d+)")
 
 
@@ -49,3 +51,14 @@ def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str
     if str(pod.annotations.get(AWAIT, "")).lower() == "disabled":
         return None, f"{AWAIT} is disabled, so the app is meant not to wait for the proxy"
     return profile_probe(container, profile), ""
+
+
+def variables(pod: Pod, profile: Profile, values: dict[str, Any]) -> dict[str, Any]:
+    """The native-sidecar annotation for the release being injected, and the trust root's hash."""
+    present = [f"{prefix}/{NATIVE}" for prefix in PREFIXES if f"{prefix}/{NATIVE}" in pod.annotations]
+    version = values.get("version") or pod.annotations.get(VERSION)
+    computed = {"linkerd.nativeAnnotation": present[0] if present else f"{annotation_prefix(version)}/{NATIVE}"}
+    anchors = values.get("trustAnchors")
+    if anchors:
+        computed["linkerd.trustRootSHA256"] = hashlib.sha256(str(anchors).encode()).hexdigest()
+    return computed
