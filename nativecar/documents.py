@@ -176,12 +176,12 @@ def _syntax_error(error: yaml.MarkedYAMLError, source: Source) -> InputError:
     return InputError(source.path, line, column, problem)
 
 
-_TEMPLATE = re.compile(r"^[^'\"#\n]*\{\{", re.MULTILINE)
+_TEMPLATE = r"(?m)^[^'\"#\n]*\{\{"  # compiled by `re` on first use, off the start-up path
 
 
 def _looks_like_template(text: str) -> bool:
     """Whether a Go template action (`{{ ... }}`) stands unquoted somewhere in `text`."""
-    return _TEMPLATE.search(text) is not None
+    return "{{" in text and re.search(_TEMPLATE, text) is not None
 
 
 def check_keys(root: Node, source: Source) -> None:

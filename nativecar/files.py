@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -77,6 +76,8 @@ def read(item: Input) -> bytes:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` in one rename, keeping its permission bits."""
+    import tempfile
+
     mode = path.stat().st_mode & 0o7777
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".nativecar")
     temporary = Path(name)

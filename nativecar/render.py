@@ -20,12 +20,13 @@ from yaml.resolver import Resolver
 _resolver = Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 # Numbers YAML 1.2 reads that YAML 1.1 reads as strings (1e3, 0o17, .5E2 ...).
-_YAML12_NUMBER = re.compile(
+# Regular expressions are kept as text: `re` compiles each on first use, not at every start-up.
+_YAML12_NUMBER = (
     r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^0o[0-7]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"
 )
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 _FLOW_INDICATORS = set(",[]{}")
-_SPECIAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_SPECIAL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]"
 
 
 class Style(NamedTuple):
@@ -41,7 +42,7 @@ class Style(NamedTuple):
 
 def is_plain_safe(text: str, flow: bool = False) -> bool:
     """Whether `text` can be written unquoted and read back as this same string."""
-    if not text or text != text.strip() or _SPECIAL.search(text) or "\t" in text:
+    if not text or text != text.strip() or re.search(_SPECIAL, text) or "\t" in text:
         return False
     first = text[0]
     if first in _INDICATORS and not (first in "-?:" and len(text) > 1 and text[1] not in " ,[]{}"):
@@ -50,7 +51,7 @@ def is_plain_safe(text: str, flow: bool = False) -> bool:
         return False
     if flow and (_FLOW_INDICATORS & set(text) or ":" in text):
         return False
-    if _YAML12_NUMBER.match(text) or text.lower() in ("null", "true", "false", "~"):
+    if re.match(_YAML12_NUMBER, text) or text.lower() in ("null", "true", "false", "~"):
         return False
     return _resolver.resolve(ScalarNode, text, (True, False)) == _STR_TAG
 
@@ -58,10 +59,10 @@ def is_plain_safe(text: str, flow: bool = False) -> bool:
 def quote(text: str, quote_char: str = '"') -> str:
     """`text` as a quoted YAML scalar in the preferred quotes, or the other kind where that
     needs fewer escapes (JSON in an annotation reads best single-quoted, as Istio writes it)."""
-    single_ok = not _SPECIAL.search(text) and "\n" not in text
+    single_ok = not re.search(_SPECIAL, text) and "\n" not in text
     if single_ok and (quote_char == "'" or ('"' in text and "'" not in text)):
         return "'" + text.replace("'", "''") + "'"
-    escaped = json.dumps(text, ensure_ascii=bool(_SPECIAL.search(text)))
+    escaped = json.dumps(text, ensure_ascii=bool(re.search(_SPECIAL, text)))
     return escaped
 
 

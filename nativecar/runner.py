@@ -30,8 +30,9 @@ class Output(NamedTuple):
 def context_for(settings: Settings, injection: Injection | None = None) -> Context:
     """The rewrites' context; a user's profile joins the built-in ones, so `legacy` knows it too."""
     profiles = builtins()
-    if injection is not None and injection.profile not in profiles:
-        profiles = (*profiles, injection.profile)
+    if injection is not None:
+        others = tuple(profile for profile in profiles if profile.name != injection.profile.name)
+        profiles = (*others, injection.profile)
     return Context(
         kube_version=settings.kube_version,
         sidecar_gate=settings.sidecar_gate,

@@ -17,7 +17,7 @@ from nativecar.documents import InputError
 
 CONFIG_NAMES = (".nativecar.yaml", "pyproject.toml")
 DEFAULT_KUBE_VERSION = (1, 29)
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
+_VERSION = r"^v?(\d+)\.(\d+)(?:\.\d+)?$"
 KNOWN_GATES = ("SidecarContainers",)
 
 
@@ -42,7 +42,7 @@ class UsageError(Exception):
 
 def parse_kube_version(text: str) -> tuple[int, int]:
     """`1.29`, `v1.29` or `1.29.3` -> (1, 29)."""
-    match = _VERSION.match(str(text).strip())
+    match = re.match(_VERSION, str(text).strip())
     if not match:
         raise UsageError(f"--kube-version must look like 1.29, not {text!r}")
     return int(match.group(1)), int(match.group(2))

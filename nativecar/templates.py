@@ -16,7 +16,7 @@ from typing import Any
 
 from nativecar.workloads import Pod
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
+PLACEHOLDER = r"\$\{([A-Za-z0-9_.-]+)\}"  # compiled by `re` on first use, off the start-up path
 COMPUTED = (
     "workload.name",
     "workload.namespace",
@@ -37,7 +37,7 @@ class MissingValueError(Exception):
 def placeholders(data: Any) -> Iterator[str]:
     """Every placeholder name used in `data`, keys included."""
     if isinstance(data, str):
-        yield from PLACEHOLDER.findall(data)
+        yield from re.findall(PLACEHOLDER, data)
     elif isinstance(data, Mapping):
         for key, value in data.items():
             yield from placeholders(key)
@@ -50,10 +50,10 @@ def placeholders(data: Any) -> Iterator[str]:
 def render(data: Any, variables: Mapping[str, Any]) -> Any:
     """A plain-data copy of `data` with every placeholder filled."""
     if isinstance(data, str):
-        whole = PLACEHOLDER.fullmatch(data)
+        whole = re.fullmatch(PLACEHOLDER, data)
         if whole:
             return _lookup(whole.group(1), variables)
-        return PLACEHOLDER.sub(lambda match: str(_lookup(match.group(1), variables)), data)
+        return re.sub(PLACEHOLDER, lambda match: str(_lookup(match.group(1), variables)), data)
     if isinstance(data, Mapping):
         return {render(key, variables): render(value, variables) for key, value in data.items()}
     if isinstance(data, list | tuple):

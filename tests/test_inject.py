@@ -29,10 +29,8 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIBwTCCAWagAwIBAgIQ\n-----END CERTIFICATE--
 
 def inject(text: str, profile: str, mode: str | None = None, settings: list[str] | None = None, force: bool = False):
     injection = request(load_profile(profile), mode, settings or [], force)
-    profiles = Context().profiles
-    if injection.profile not in profiles:
-        profiles = (*profiles, injection.profile)
-    return migrate(text, injection=injection, profiles=profiles)
+    profiles = tuple(p for p in Context().profiles if p.name != injection.profile.name)
+    return migrate(text, injection=injection, profiles=(*profiles, injection.profile))
 
 
 def template(text: str) -> dict:

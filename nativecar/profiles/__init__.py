@@ -23,13 +23,12 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 BUILTIN = ("istio", "linkerd", "cloud-sql-proxy")
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """How a legacy sidecar is recognised: by container name or by image repository glob."""
 
     names: tuple[str, ...] = ()
@@ -40,12 +39,19 @@ class Match:
             return True
         if image and self.images:
             repository = image_repository(image)
-            return any(fnmatch.fnmatchcase(repository, pattern) for pattern in self.images)
+            return any(_glob(repository, pattern) for pattern in self.images)
         return False
 
 
-@dataclass(frozen=True)
-class LegacyHook:
+def _glob(text: str, pattern: str) -> bool:
+    """fnmatch, but without compiling a pattern whose fixed tail already rules `text` out."""
+    if not any(char in pattern for char in "*?["):
+        return text == pattern
+    tail = pattern.rsplit("*", 1)[-1]
+    return (not tail or "?" in tail or "[" in tail or text.endswith(tail)) and fnmatch.fnmatchcase(text, pattern)
+
+
+class LegacyHook(NamedTuple):
     """A lifecycle handler that only a legacy sidecar needs, recognised by its command.
 
     `command` is a prefix of the handler's `exec.command`, element by element, each element a
@@ -59,21 +65,17 @@ class LegacyHook:
     def matches(self, command: Any) -> bool:
         if not isinstance(command, list) or len(command) < len(self.command):
             return False
-        return all(
-            fnmatch.fnmatchcase(str(part), pattern) for part, pattern in zip(command, self.command, strict=False)
-        )
+        return all(_glob(str(part), pattern) for part, pattern in zip(command, self.command, strict=False))
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     """A `${name}` a profile's templates use: its default (none means `--set` must give it)."""
 
     default: str | int | None = None
     help: str = ""
 
 
-@dataclass(frozen=True)
-class PodMark:
+class PodMark(NamedTuple):
     """A pod-template label or annotation, as in a webhook request or an opt-out."""
 
     where: Literal["labels", "annotations"]
@@ -137,7 +139,7 @@ class Profile:
 # How pydantic validates these dataclasses when a user's file is read (profiles/validate.py): keys
 # in Kubernetes' camelCase, nothing unknown. A plain dict, so this module needs no pydantic.
 PYDANTIC_CONFIG = {"alias_generator": lambda name: camel(name), "extra": "forbid", "populate_by_name": True}
-for _model in (Match, LegacyHook, Value, PodMark, Webhook, Manual, Profile):
+for _model in (Webhook, Manual, Profile):
     _model.__pydantic_config__ = PYDANTIC_CONFIG  # type: ignore[attr-defined]
 
 
@@ -156,19 +158,27 @@ def generic(name: str) -> Profile:
 
 
 @functools.cache
-def builtin(name: str) -> Profile:
-    """A built-in profile by name (KeyError if there is none)."""
+def builtin(name: str, inject: bool = False) -> Profile:
+    """A built-in profile by name (KeyError if there is none).
+
+    Each lives in two files: `NAME.yaml`, what `migrate` needs to recognise and convert the
+    sidecar, and `NAME.inject.yaml`, what `inject` renders. Both are one mapping, so their text
+    joined is the whole profile; `migrate` reads only the first, which keeps its start-up short.
+    """
     if name not in BUILTIN:
         raise KeyError(name)
     import yaml
 
-    text = profile_text(name)
-    return from_data(Profile, yaml.load(text, Loader=yaml.CSafeLoader))
+    return from_data(Profile, yaml.load(profile_text(name, inject), Loader=yaml.CSafeLoader))
 
 
-def profile_text(name: str) -> str:
-    """The YAML source of a built-in profile."""
-    return Path(__file__).with_name(f"{name}.yaml").read_text(encoding="utf-8")
+def profile_text(name: str, inject: bool = True) -> str:
+    """The YAML source of a built-in profile, with or without its `inject` part."""
+    here = Path(__file__)
+    text = here.with_name(f"{name}.yaml").read_text(encoding="utf-8")
+    if inject:
+        text += "\n" + here.with_name(f"{name}.inject.yaml").read_text(encoding="utf-8")
+    return text
 
 
 def builtins() -> tuple[Profile, ...]:
@@ -200,23 +210,17 @@ def from_data(kind: Any, data: Any) -> Any:
     No validation beyond shape: this is for the package's own profiles, which the test suite
     validates with pydantic. Unknown keys are ignored; `docs` keys are documentation.
     """
-    if dataclasses.is_dataclass(kind):
+    if dataclasses.is_dataclass(kind) or hasattr(kind, "_fields"):
         hints = _hints(kind)
         given = {snake(key): value for key, value in (data or {}).items()}
-        return kind(
-            **{
-                item.name: from_data(hints[item.name], given[item.name])
-                for item in dataclasses.fields(kind)
-                if item.name in given
-            }
-        )
+        return kind(**{name: from_data(hints[name], given[name]) for name in hints if name in given})
     origin = typing.get_origin(kind)
     arguments = typing.get_args(kind)
     if origin in (typing.Union, types.UnionType):
         if data is None:
             return None
         for argument in arguments:
-            if dataclasses.is_dataclass(argument):
+            if dataclasses.is_dataclass(argument) or hasattr(argument, "_fields"):
                 return from_data(argument, data)
             if isinstance(argument, type) and isinstance(data, argument):
                 return data

@@ -24,9 +24,9 @@ from nativecar.profiles import LegacyHook, Manual, Match, PodMark, Profile, Valu
 
 _FIELD_NAMES = sorted(
     {
-        camel(field.name)
+        camel(field)
         for model in (Match, LegacyHook, Value, PodMark, Webhook, Manual, Profile)
-        for field in dataclasses.fields(model)
+        for field in (model._fields if hasattr(model, "_fields") else [f.name for f in dataclasses.fields(model)])
     }
 )
 

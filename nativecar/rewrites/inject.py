@@ -175,7 +175,7 @@ def _name_clash(pod: Pod, containers: list[dict[str, Any]], volumes: list[dict[s
 def load_profile(reference: str) -> Profile:
     """A built-in profile by name, or a user's profile file by path (InputError if bad)."""
     if reference in BUILTIN:
-        return builtin(reference)
+        return builtin(reference, inject=True)
     path = Path(reference)
     if not path.is_file():
         raise UsageError(f"no built-in profile or profile file {reference!r}; built-in: {', '.join(BUILTIN)}")
