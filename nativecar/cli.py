@@ -236,6 +236,58 @@ def _execute(
 
 
 @app.command()
+def check(
+    paths: PathsArgument = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="text (grouped by file), json, sarif (2.1.0) or github (workflow annotations)."
+        ),
+    ] = "text",
+    kube_version: KubeVersion = None,
+    sidecar: Sidecar = None,
+    feature_gates: FeatureGates = None,
+    quiet: Quiet = False,
+    config: ConfigFile = None,
+) -> None:
+    """Report what stands between the manifests and working native sidecars; never writes.
+
+    Findings go to stdout with their file, line and column; `nativecar rules` explains each.
+    Exit code 1 when any finding is an error, 2 for bad usage or bad input.
+    """
+    from nativecar.report import Report
+    from nativecar.runner import run_check
+
+    report = Report(quiet=quiet)
+    try:
+        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config)
+        if output_format not in ("text", "json", "sarif", "github"):
+            raise UsageError(f"--format must be text, json, sarif or github, not {output_format!r}")
+    except (UsageError, InputError) as error:
+        report.error(error if isinstance(error, InputError) else str(error))
+        raise typer.Exit(2) from None
+    report.quiet = settings.quiet
+    raise typer.Exit(run_check(paths or [], settings, output_format, report))
+
+
+@app.command()
+def rules(rule: Annotated[str | None, typer.Argument(help="Explain this rule (id or name).")] = None) -> None:
+    """List the rules `check` applies, or explain one."""
+    from nativecar.rules import rules as catalogue
+
+    known = catalogue()
+    if rule is None:
+        for item in known:
+            print(f"{item.id}  {item.severity:<8} {item.name:<38} {item.summary}")
+        return
+    match = next((item for item in known if rule in (item.id, item.name)), None)
+    if match is None:
+        print(f"error: no rule {rule!r}; `nativecar rules` lists them", file=sys.stderr)
+        raise typer.Exit(2)
+    print(f"{match.id} {match.name} ({match.severity})\n{match.summary}.\n\n{match.doc}")
+
+
+@app.command()
 def profiles(name: Annotated[str | None, typer.Argument(help="Print this profile as YAML.")] = None) -> None:
     """List the built-in sidecar profiles, or print one."""
     from nativecar.profiles import BUILTIN, builtin, profile_text

@@ -100,6 +100,16 @@ class Report:
                     line = f":{change.line}" if change.line else ""
                     self._print(f"{where}{line}: warning: {workload}: {change.message}", "yellow")
 
+    def findings(self, found: list[Change], files: int) -> int:
+        """The closing line of `check`, and its exit code: 1 when any finding is an error."""
+        counts = {
+            severity: sum(1 for f in found if f.severity == severity) for severity in ("error", "warning", "info")
+        }
+        if not self.quiet:
+            parts = [_count(counts[severity], severity) for severity in counts if counts[severity]]
+            self._print(f"{', '.join(parts) or 'no findings'} in {_count(files, 'file')}.", "bold")
+        return 1 if counts["error"] else 0
+
     def summary(self) -> None:
         """The closing line, black-style."""
         if self.quiet or self.errors:

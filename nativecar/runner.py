@@ -111,3 +111,40 @@ def _write(results: list[tuple[files.Input, engine.Outcome]], output: Output, st
         stdout.write(data)
         previous_ended = outcome.text.endswith("\n") or not outcome.text
     stdout.flush()
+
+
+def run_check(
+    paths: list[str], settings: Settings, output_format: str, report: Report, stdout: BinaryIO | None = None
+) -> int:
+    """`nativecar check`: findings to stdout in `output_format`; 1 if any is an error."""
+    from nativecar import checker, formats
+
+    stdout = stdout or sys.stdout.buffer
+    try:
+        inputs = files.expand(paths)
+    except InputError as error:
+        report.error(error)
+        report.summary()
+        return report.exit_code
+    context = context_for(settings)
+    found: formats.Findings = []
+    gc.disable()
+    try:
+        for item in inputs:
+            try:
+                found.append((item.name, checker.check(decode(files.read(item), item.name), context)))
+            except InputError as error:
+                report.error(error)
+    finally:
+        gc.enable()
+    if report.errors:
+        report.summary()
+        return report.exit_code
+    if output_format == "text":
+        text = formats.text(found, colour=stdout.isatty() if hasattr(stdout, "isatty") else False)
+    else:
+        text = formats.FORMATS[output_format](found)
+    if text:
+        stdout.write((text + "\n").encode("utf-8"))
+        stdout.flush()
+    return report.findings([finding for _, items in found for finding in items], len(inputs))

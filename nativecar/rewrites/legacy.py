@@ -51,21 +51,11 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     init_containers = pod.spec.get("initContainers")
     if not isinstance(init_containers, list):
         init_containers = []
-    front: list[Any] = []
     for container, profile in sidecars:
         containers.remove(container)
-        for helper_name in profile.runs_after:
-            helper = _named(init_containers, helper_name)
-            if helper is not None:
-                init_containers.remove(helper)
-                front.append(helper)
         notes = _drop_legacy_hooks(container, profile)
         container["restartPolicy"] = "Always"
         notes += vendors.convert(pod, container, profile)
-        if profile.runs_after:
-            front.append(container)
-        else:
-            init_containers.append(container)
         for key, value in profile.native_annotations.items():
             pod.set_annotation(key, value)
         for key in profile.obsolete_annotations:
@@ -75,7 +65,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
         pod.new_sidecars.append((container, profile))
         message = f"{container.get('name')} -> native sidecar"
         changes.append(Change(pod.label, "; ".join([message, *notes]), "changed", line_of(container)))
-    init_containers[:0] = front
+    init_containers[:] = native_order(init_containers, sidecars)
     if "initContainers" not in pod.spec:
         pod.put_after("containers", "initContainers", init_containers)
     changes.extend(_leftovers(pod, containers, sidecars))
@@ -149,11 +139,20 @@ def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) ->
     return None
 
 
-def _named(containers: list, name: str) -> dict | None:
-    for container in containers:
-        if isinstance(container, dict) and container.get("name") == name:
-            return container
-    return None
+def native_order(init_containers: list, sidecars: list[tuple[dict, Profile]]) -> list:
+    """The init containers once `sidecars` join them: a mesh proxy (a profile with `runsAfter`)
+    goes first, right after its helpers; any other sidecar after all existing init containers."""
+    rest = list(init_containers)
+    front: list = []
+    back: list = []
+    for container, profile in sidecars:
+        if profile.first:
+            helpers = [c for c in rest if isinstance(c, dict) and c.get("name") in profile.runs_after]
+            rest = [c for c in rest if not any(c is helper for helper in helpers)]
+            front += [*helpers, container]
+        else:
+            back.append(container)
+    return [*front, *rest, *back]
 
 
 def _drop_legacy_hooks(container: dict, profile: Profile) -> list[str]:

@@ -1,0 +1,129 @@
+"""`nativecar check`: the rules, one module each, and the engine that runs and stamps them.
+
+A rule module has `RULE` (a stable id, a name, a severity, a one-line summary and the doc a
+user reads with `nativecar rules ID`: why it matters, how to fix it, which rewrite fixes it) and
+`check(pod, context, stream)`, which yields `Problem`s: a message and the model value (or the key
+inside it) the problem is about. `run` stamps each problem with the rule, the workload and the
+real line and column of that value in the source, as yamllint's engine does.
+
+A workload opts out with the annotation `nativecar.io/ignore: "NC003,NC007"` (or `all`) on its
+own metadata or its pod template's.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+from nativecar.changes import Change, Severity, position
+from nativecar.rewrites import Context
+from nativecar.workloads import Pod
+
+IGNORE = "nativecar.io/ignore"
+MODULES = (
+    "job_sidecar",
+    "legacy_sidecar",
+    "startup_signal",
+    "init_probes",
+    "restart_policy",
+    "duplicate_names",
+    "grace_period",
+    "workarounds",
+    "named_ports",
+    "pod_failure_policy",
+    "kube_version",
+    "resources",
+    "sidecar_sleep",
+)
+
+
+class Rule(NamedTuple):
+    """What `nativecar rules` shows about one rule."""
+
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: str
+
+
+class Problem(NamedTuple):
+    """One finding before it is stamped: where (`at`, or `key` inside it) and what."""
+
+    message: str
+    at: Any
+    key: Any = None
+
+
+class Stream(NamedTuple):
+    """The other objects of the same stream, for rules that look across documents."""
+
+    pods: list[Pod]
+    services: list[dict]
+
+
+def modules() -> list[Any]:
+    return [importlib.import_module(f"nativecar.rules.{name}") for name in MODULES]
+
+
+def rules() -> list[Rule]:
+    return [module.RULE for module in modules()]
+
+
+def run(pods: list[Pod], services: list[dict], context: Context) -> list[Change]:
+    """Every finding of every rule on these pods, in document order."""
+    stream = Stream(pods=pods, services=services)
+    findings: list[Change] = []
+    loaded = modules()
+    for pod in pods:
+        ignored = _ignored(pod)
+        for module in loaded:
+            rule: Rule = module.RULE
+            if "all" in ignored or rule.id in ignored or rule.name in ignored:
+                continue
+            for problem in module.check(pod, context, stream):
+                line, column = position(problem.at, problem.key)
+                findings.append(
+                    Change(pod.label, problem.message, "finding", line, column, rule=rule.id, severity=rule.severity)
+                )
+    return sorted(findings, key=lambda finding: (finding.line, finding.column, finding.rule))
+
+
+def _ignored(pod: Pod) -> set[str]:
+    values = []
+    for metadata in (pod.workload.get("metadata"), pod.template.get("metadata")):
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        if isinstance(annotations, dict) and IGNORE in annotations:
+            values.append(str(annotations[IGNORE]))
+    return {part.strip() for value in values for part in value.split(",") if part.strip()}
+
+
+# -- what several rules ask about a pod ---------------------------------------------------------
+
+
+def native_sidecars(pod: Pod) -> list[dict]:
+    return [c for c in pod.containers("initContainers") if isinstance(c, dict) and c.get("restartPolicy") == "Always"]
+
+
+def legacy_sidecars(pod: Pod, context: Context) -> list[tuple[dict, Any]]:
+    found = []
+    for container in pod.containers():
+        if isinstance(container, dict):
+            profile = context.recognise(container.get("name"), container.get("image"))
+            if profile is not None:
+                found.append((container, profile))
+    return found
+
+
+def is_job(pod: Pod) -> bool:
+    return pod.kind in ("Job", "CronJob")
+
+
+def words(container: dict) -> str:
+    """A container's command and args as one string, to look for known invocations in."""
+    return " ".join(str(part) for key in ("command", "args") for part in (container.get(key) or []))
+
+
+def named(items: Iterable[Any]) -> Iterator[dict]:
+    return (item for item in items if isinstance(item, dict))

@@ -1,0 +1,139 @@
+"""`nativecar check`: every rule fires where it must, stays quiet where it must, and points at
+the very line and column of the offending node. Fixtures: tests/fixtures/rules/NCxxx-{fire,quiet}.yaml,
+with `# expect: NCxxx @token` on each line a finding must point at (`token` is the text found there).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nativecar import checker, formats
+from nativecar.changes import Change
+from nativecar.documents import InputError, decode
+from nativecar.rewrites import Context
+from nativecar.rules import rules
+from tests.conftest import CORPUS, FIXTURES, corpus_files
+
+RULES = FIXTURES / "rules"
+EXPECT = re.compile(r"#\s*expect:\s*(NC\d{3})\s*@(\S+)")
+EXECUTABLE = Path(sys.executable).with_name("nativecar")
+
+
+def findings(path: Path) -> list[Change]:
+    text = path.read_text(encoding="utf-8")
+    header = re.search(r"^# kube-version: (\d+)\.(\d+)( SidecarContainers=true)?", text, re.MULTILINE)
+    context = Context()
+    if header:
+        context = Context(kube_version=(int(header[1]), int(header[2])), sidecar_gate=bool(header[3]))
+    return checker.check(decode(text.encode(), str(path)), context)
+
+
+def test_every_rule_has_a_must_fire_and_a_must_not_fire_fixture() -> None:
+    ids = sorted(rule.id for rule in rules())
+    assert sorted({path.stem.split("-")[0] for path in RULES.glob("*.yaml")}) == ids
+    for rule in ids:
+        assert (RULES / f"{rule}-fire.yaml").is_file() and (RULES / f"{rule}-quiet.yaml").is_file()
+
+
+@pytest.mark.parametrize("path", sorted(RULES.glob("*-fire.yaml")), ids=lambda p: p.stem)
+def test_a_rule_fires_at_the_offending_node(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    expected = {
+        (number, match[1], match[2]) for number, line in enumerate(lines, start=1) for match in EXPECT.finditer(line)
+    }
+    found = findings(path)
+    assert {(f.line, f.rule) for f in found} == {(line, rule) for line, rule, _ in expected}
+    tokens = {(line, rule): token for line, rule, token in expected}
+    for finding in found:
+        at = lines[finding.line - 1][finding.column - 1 :]
+        assert at.startswith(tokens[(finding.line, finding.rule)]), (finding, at)
+        assert finding.severity == next(rule.severity for rule in rules() if rule.id == finding.rule)
+
+
+@pytest.mark.parametrize("path", sorted(RULES.glob("*-quiet.yaml")), ids=lambda p: p.stem)
+def test_a_rule_stays_quiet_on_the_fixed_manifest(path: Path) -> None:
+    assert findings(path) == []
+
+
+def test_the_ignore_annotation_silences_a_rule() -> None:
+    text = (RULES / "NC012-quiet.yaml").read_text(encoding="utf-8")
+    unignored = text.replace("nativecar.io/ignore: NC002", "nativecar.io/other: NC002")
+    assert [f.rule for f in checker.check(decode(unignored.encode(), "x.yaml"), Context())] == ["NC002"]
+    everything = text.replace("nativecar.io/ignore: NC002", "nativecar.io/ignore: all")
+    assert checker.check(decode(everything.encode(), "x.yaml"), Context()) == []
+
+
+def test_migrate_fixes_what_it_claims_to() -> None:
+    """After `migrate`, the findings its rewrites fix are gone."""
+    from tests.conftest import migrate
+
+    cases = {
+        "NC001": RULES / "NC001-fire.yaml",
+        "NC002": RULES / "NC002-fire.yaml",
+        "NC003": FIXTURES / "probes" / "derive-readiness.yaml",
+    }
+    for name, path in cases.items():
+        before = checker.check(decode(path.read_bytes(), "x.yaml"), Context())
+        fixed = migrate(path.read_text(encoding="utf-8")).text
+        after = checker.check(decode(fixed.encode(), "x.yaml"), Context())
+        assert name in {f.rule for f in before} and name not in {f.rule for f in after}
+
+
+@pytest.mark.skipif(not corpus_files(), reason="../shared/corpus is not present")
+def test_check_over_the_corpus_points_into_the_source() -> None:
+    seen = 0
+    for path in corpus_files():
+        text = path.read_text(encoding="utf-8")
+        try:
+            found = checker.check(decode(text.encode(), str(path)), Context())
+        except InputError:
+            continue
+        lines = text.splitlines()
+        for finding in found:
+            seen += 1
+            assert 1 <= finding.line <= len(lines), (path, finding)
+            at = lines[finding.line - 1][finding.column - 1 :]
+            assert re.match(r"[-\w\"']", at), (path, finding, at)
+    assert seen >= 1
+    result = subprocess.run([str(EXECUTABLE), "check", str(CORPUS)], capture_output=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == b"" and b"Traceback" not in result.stderr
+
+
+def test_check_exit_codes_and_formats(tmp_path: Path) -> None:
+    fire = RULES / "NC001-fire.yaml"
+    quiet = RULES / "NC001-quiet.yaml"
+    assert subprocess.run([str(EXECUTABLE), "check", str(quiet)], capture_output=True).returncode == 0
+    warnings_only = subprocess.run([str(EXECUTABLE), "check", str(RULES / "NC002-fire.yaml")], capture_output=True)
+    assert warnings_only.returncode == 0
+    result = subprocess.run([str(EXECUTABLE), "check", "--format", "json", str(fire)], capture_output=True)
+    assert result.returncode == 1
+    record = json.loads(result.stdout)["findings"][0]
+    assert (record["rule"], record["line"], record["column"], record["severity"]) == ("NC001", 12, 9, "error")
+    text = subprocess.run([str(EXECUTABLE), "check", str(fire)], capture_output=True).stdout.decode()
+    assert text.splitlines()[0] == str(fire) and "12:9" in text and "NC001" in text
+
+
+def test_rules_command_lists_and_explains() -> None:
+    listing = subprocess.run([str(EXECUTABLE), "rules"], capture_output=True).stdout.decode().splitlines()
+    assert [line.split()[0] for line in listing] == [rule.id for rule in rules()]
+    explained = subprocess.run([str(EXECUTABLE), "rules", "job-never-completes"], capture_output=True).stdout.decode()
+    assert explained.startswith("NC001 job-never-completes (error)") and "nativecar migrate" in explained
+    for rule in rules():
+        assert rule.summary and len(rule.doc) > 80
+        assert "Fix" in rule.doc or "Nothing to fix" in rule.doc
+
+
+def test_github_annotations_escape_what_they_must() -> None:
+    finding = Change("job/a,b", "50% done\r\nnext: x, y", "finding", 3, 7, rule="NC001", severity="error")
+    line = formats.github([("dir/a:b,c.yaml", [finding])])
+    assert line == (
+        "::error file=dir/a%3Ab%2Cc.yaml,line=3,col=7,title=NC001 job/a%2Cb::job/a,b: 50%25 done%0D%0Anext: x, y"
+    )
+    info = Change("pod/p", "m", "finding", 1, 1, rule="NC012", severity="info")
+    assert formats.github([("f.yaml", [info])]).startswith("::notice ")
