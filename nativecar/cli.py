@@ -271,6 +271,23 @@ def check(
 
 
 @app.command()
+def krm(
+    config: Annotated[
+        str | None, typer.Argument(help="An exec plugin's config file (kustomize passes it); none for a KRM function.")
+    ] = None,
+) -> None:
+    """Run as a KRM function (a ResourceList on stdin) or a kustomize exec plugin (a plain stream).
+
+    Options come from the functionConfig / plugin config (kind NativeSidecars or a ConfigMap):
+    kubeVersion, sidecars, featureGates, profile, mode, set, force. Findings come back as the
+    ResourceList's results; exit 1 when one is an error.
+    """
+    from nativecar.krm import main as run_krm
+
+    raise typer.Exit(run_krm([config] if config else []))
+
+
+@app.command()
 def rules(rule: Annotated[str | None, typer.Argument(help="Explain this rule (id or name).")] = None) -> None:
     """List the rules `check` applies, or explain one."""
     from nativecar.rules import rules as catalogue
