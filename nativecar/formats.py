@@ -32,6 +32,8 @@ def text(findings: Findings, colour: bool = False) -> str:
             where = f"{finding.line}:{finding.column}"
             lines.append(f"  {where:<8} {finding.severity:<8} {finding.rule}  {finding.workload}: {finding.message}")
         lines.append("")
+    while lines and not lines[-1]:
+        lines.pop()
     if colour and lines:
         return _coloured(lines)
     return "\n".join(lines)
@@ -150,15 +152,18 @@ def repository_root(start: Path | None = None) -> Path:
     return here
 
 
-def github(findings: Findings) -> str:
-    """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=T::message`."""
+def github(findings: Findings, root: Path | None = None) -> str:
+    """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=T::message`, with
+    F relative to the repository root, where GitHub looks for it."""
+    root = (root or repository_root()).resolve()
     lines = []
     for name, items in findings:
+        relative = _relative_uri(name, root)
         for finding in items:
             properties = ",".join(
                 f"{key}={escape_property(str(value))}"
                 for key, value in (
-                    ("file", name),
+                    ("file", relative),
                     ("line", finding.line),
                     ("col", finding.column),
                     ("title", f"{finding.rule} {finding.workload}"),

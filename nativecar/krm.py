@@ -175,10 +175,18 @@ def _result(finding: Change, resource_list: dict) -> dict:
 
 
 def _field_path(value: Any, line: int, column: int, path: str = "") -> str | None:
-    """The field path (`spec.template.spec.containers[1].name`) of the node at (line, column)."""
+    """The field path (`spec.template.spec.containers[1].name`) of the deepest node at (line, column):
+    a mapping starts where its first key does, and the key is the more precise answer."""
     node = getattr(value, "node", None)
-    if node is not None and (node.start_mark.line + 1, node.start_mark.column + 1) == (line, column):
-        return path
+    here = node is not None and (node.start_mark.line + 1, node.start_mark.column + 1) == (line, column)
+    deeper = _child_path(value, line, column, path)
+    if deeper is not None:
+        return deeper
+    return path if here else None
+
+
+def _child_path(value: Any, line: int, column: int, path: str) -> str | None:
+    node = getattr(value, "node", None)
     if isinstance(value, dict):
         pairs = node.value if node is not None else []
         for key_node, _ in pairs:

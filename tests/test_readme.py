@@ -44,3 +44,15 @@ def test_every_command_with_a_diff_below_it_prints_that_diff() -> None:
         result = subprocess.run([str(executable), *args], capture_output=True, cwd=ROOT, timeout=60)
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.decode() == expected, command
+
+
+def test_every_shown_terminal_session_prints_what_it_shows() -> None:
+    """```text blocks that start with `$ nativecar ...`: the rest is that command's stdout."""
+    sessions = [block for block in blocks("text") if block.startswith("$ nativecar ")]
+    assert sessions
+    executable = Path(sys.executable).with_name("nativecar")
+    for block in sessions:
+        command, _, expected = block.partition("\n")
+        args = command.removeprefix("$ nativecar ").split()
+        result = subprocess.run([str(executable), *args], capture_output=True, cwd=ROOT, timeout=60)
+        assert result.stdout.decode() == expected, command
