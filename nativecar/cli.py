@@ -6,13 +6,18 @@ Thin on purpose: every decision lives in `settings`, `runner`, `engine` and the 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nativecar import __version__
 from nativecar.documents import InputError
+
+if TYPE_CHECKING:
+    from nativecar.report import Report
 from nativecar.settings import (
     Settings,
     UsageError,
@@ -88,6 +93,16 @@ def main(
     Output goes to stdout unless -i is given; messages go to stderr. Exit codes: 0 done,
     1 --check found work, 2 bad usage or bad input (nothing is written then).
     """
+
+
+@contextmanager
+def _usage_errors(report: Report) -> Iterator[None]:
+    """Bad flags, config or profiles: the message, exit code 2, nothing else."""
+    try:
+        yield
+    except (UsageError, InputError) as error:
+        report.error(error if isinstance(error, InputError) else str(error))
+        raise typer.Exit(2) from None
 
 
 def build_settings(
@@ -218,7 +233,7 @@ def _execute(
 
     report = Report(quiet=quiet, check=check)
     request = None
-    try:
+    with _usage_errors(report):
         settings = build_settings(kube_version, sidecar, feature_gates, quiet, config)
         if in_place and (check or diff):
             raise UsageError("--in-place writes files; --check and --diff never do: choose one")
@@ -227,9 +242,6 @@ def _execute(
 
             reference, mode, values, force = injection
             request = injecting.request(injecting.load_profile(reference), mode, values or [], force)
-    except (UsageError, InputError) as error:
-        report.error(error if isinstance(error, InputError) else str(error))
-        raise typer.Exit(2) from None
     report.quiet = settings.quiet
     code = run(paths or [], settings, Output(in_place=in_place, check=check, diff=diff), report, injection=request)
     raise typer.Exit(code)
@@ -259,13 +271,10 @@ def check(
     from nativecar.runner import run_check
 
     report = Report(quiet=quiet)
-    try:
+    with _usage_errors(report):
         settings = build_settings(kube_version, sidecar, feature_gates, quiet, config)
         if output_format not in ("text", "json", "sarif", "github"):
             raise UsageError(f"--format must be text, json, sarif or github, not {output_format!r}")
-    except (UsageError, InputError) as error:
-        report.error(error if isinstance(error, InputError) else str(error))
-        raise typer.Exit(2) from None
     report.quiet = settings.quiet
     raise typer.Exit(run_check(paths or [], settings, output_format, report))
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import BinaryIO, NamedTuple
+from collections.abc import Callable
+from typing import BinaryIO, NamedTuple, TypeVar
 
 from nativecar import engine, files
-from nativecar.documents import InputError, decode, encode
+from nativecar.documents import InputError, Source, decode, encode
 from nativecar.profiles import builtins
 from nativecar.report import Report, unified_diff
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings
+
+T = TypeVar("T")
 
 
 class Output(NamedTuple):
@@ -52,37 +55,53 @@ def run(
 ) -> int:
     """Process `paths` and write the results; returns the exit code."""
     stdout = stdout or sys.stdout.buffer
-    try:
-        inputs = files.expand(paths)
-    except InputError as error:
-        report.error(error)
-        report.summary()
+    inputs = _expand(paths, report)
+    if inputs is None:
         return report.exit_code
     if output.in_place and any(item.path is None for item in inputs):
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
     context = context_for(settings, injection)
-    results: list[tuple[files.Input, engine.Outcome]] = []
-    # Parsing allocates millions of short-lived, acyclic objects that reference counting frees;
-    # the cyclic collector would only re-scan them, at about a quarter of the run time.
-    gc.disable()
-    try:
-        for item in inputs:
-            try:
-                source = decode(files.read(item), item.name)
-                results.append((item, engine.process(source, context)))
-            except InputError as error:
-                report.error(error)
-    finally:
-        gc.enable()
-    if report.errors:
-        report.summary()
+    results = _gather(inputs, lambda source: engine.process(source, context), report)
+    if results is None:
         return report.exit_code
     for item, outcome in results:
         report.outcome(item.name, outcome)
     _write(results, output, stdout)
     report.summary()
     return report.exit_code
+
+
+def _expand(paths: list[str], report: Report) -> list[files.Input] | None:
+    """The inputs `paths` name, or None after reporting a path that names nothing."""
+    try:
+        return files.expand(paths)
+    except InputError as error:
+        report.error(error)
+        report.summary()
+        return None
+
+
+def _gather(
+    inputs: list[files.Input], work: Callable[[Source], T], report: Report
+) -> list[tuple[files.Input, T]] | None:
+    """`work` done on every input, in order; None (nothing to write) when any input was bad."""
+    results: list[tuple[files.Input, T]] = []
+    # Parsing allocates millions of short-lived, acyclic objects that reference counting frees;
+    # the cyclic collector would only re-scan them, at about a quarter of the run time.
+    gc.disable()
+    try:
+        for item in inputs:
+            try:
+                results.append((item, work(decode(files.read(item), item.name))))
+            except InputError as error:
+                report.error(error)
+    finally:
+        gc.enable()
+    if report.errors:
+        report.summary()
+        return None
+    return results
 
 
 def _write(results: list[tuple[files.Input, engine.Outcome]], output: Output, stdout: BinaryIO) -> None:
@@ -120,26 +139,14 @@ def run_check(
     from nativecar import checker, formats
 
     stdout = stdout or sys.stdout.buffer
-    try:
-        inputs = files.expand(paths)
-    except InputError as error:
-        report.error(error)
-        report.summary()
+    inputs = _expand(paths, report)
+    if inputs is None:
         return report.exit_code
     context = context_for(settings)
-    found: formats.Findings = []
-    gc.disable()
-    try:
-        for item in inputs:
-            try:
-                found.append((item.name, checker.check(decode(files.read(item), item.name), context)))
-            except InputError as error:
-                report.error(error)
-    finally:
-        gc.enable()
-    if report.errors:
-        report.summary()
+    gathered = _gather(inputs, lambda source: checker.check(source, context), report)
+    if gathered is None:
         return report.exit_code
+    found: formats.Findings = [(item.name, findings) for item, findings in gathered]
     if output_format == "text":
         text = formats.text(found, colour=stdout.isatty() if hasattr(stdout, "isatty") else False)
     else:
