@@ -143,3 +143,19 @@ def test_daprd_and_gcsfuse_are_moved_only_when_named() -> None:
     assert migrate(text).text == text
     named = migrate(text, sidecar_names=("daprd",)).text
     assert [c["name"] for c in next(oracle.pods(named))[2]["initContainers"]] == ["daprd"]
+
+
+def test_the_fallback_is_named_in_the_report() -> None:
+    """A change under a `<<` merge key cannot be patched exactly: the document is re-emitted,
+    says the same thing as the model, and the report says it was re-emitted."""
+    import subprocess
+    import sys
+
+    path = FIXTURES / "styles" / "merge-keys.yaml"
+    outcome = migrate(path.read_text(encoding="utf-8"))
+    assert outcome.reemitted == [0]
+    spec = next(oracle.pods(outcome.text))[2]
+    assert spec["initContainers"][0]["image"] == "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3"
+    executable = Path(sys.executable).with_name("nativecar")
+    result = subprocess.run([str(executable), "migrate", str(path)], capture_output=True, text=True)
+    assert "warning: document 1 was re-emitted by ruamel.yaml" in result.stderr
