@@ -9,7 +9,7 @@ so it is validated with pydantic, and pydantic is imported only when there is on
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ class Settings:
     sidecars: tuple[str, ...] = ()
     feature_gates: tuple[tuple[str, bool], ...] = ()
     quiet: bool = False
-    config_file: str | None = field(default=None, compare=False)
 
     @property
     def sidecar_gate(self) -> bool:
@@ -127,7 +126,7 @@ def from_config(settings: Settings, path: Path) -> Settings:
     """`settings` with a config file's values applied."""
     data = load_config(path)
     if not data:
-        return replace(settings, config_file=str(path))
+        return settings
     values = validate_config(path, data)
     try:
         return replace(
@@ -140,7 +139,6 @@ def from_config(settings: Settings, path: Path) -> Settings:
             if values.get("feature_gates")
             else settings.feature_gates,
             quiet=values.get("quiet", settings.quiet),
-            config_file=str(path),
         )
     except UsageError as error:
         raise InputError(str(path), 1, 1, str(error)) from None
