@@ -214,3 +214,40 @@ def pods(document: Any) -> Iterator[Pod]:
         template = template.get(key) if isinstance(template, dict) else None
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
         yield Pod(workload=document, template=template, label=label(document), outer_metadata=outer)
+
+
+# -- what a container runs ---------------------------------------------------------------------
+
+
+def command_text(container: dict, keys: tuple[str, ...] = ("command", "args")) -> str:
+    """A container's command and args as one string, to look for known invocations in."""
+    return " ".join(str(part) for key in keys for part in (container.get(key) or []))
+
+
+def _pre_stop(container: dict) -> tuple[dict, list[str]]:
+    """A container's preStop handler and the words of its exec command (empty when none)."""
+    lifecycle = container.get("lifecycle") if isinstance(container.get("lifecycle"), dict) else {}
+    handler = lifecycle.get("preStop") if isinstance(lifecycle.get("preStop"), dict) else {}
+    run = handler.get("exec") if isinstance(handler.get("exec"), dict) else {}
+    command = run.get("command")
+    return handler, (" ".join(map(str, command)).split() if isinstance(command, list) else [])
+
+
+def pre_stop_only_sleeps(container: dict) -> bool:
+    """Whether the preStop hook only waits: a `sleep` action, `sleep N`, or `sh -c "sleep N"`."""
+    handler, words = _pre_stop(container)
+    if "sleep" in handler:
+        return True
+    return bool(words) and (words[0].endswith("sleep") or (len(words) > 2 and words[2].startswith("sleep")))
+
+
+def pre_stop_sleep_seconds(container: dict) -> int:
+    """How long the preStop hook sleeps, where it says (a `sleep` action or `sleep N`); else 0."""
+    handler, words = _pre_stop(container)
+    if isinstance(handler.get("sleep"), dict):
+        seconds = handler["sleep"].get("seconds")
+        return seconds if isinstance(seconds, int) else 0
+    for index, word in enumerate(words[:-1]):
+        if word.endswith("sleep") and words[index + 1].rstrip(";").isdigit():
+            return int(words[index + 1].rstrip(";"))
+    return 0

@@ -159,3 +159,13 @@ def test_the_fallback_is_named_in_the_report() -> None:
     executable = Path(sys.executable).with_name("nativecar")
     result = subprocess.run([str(executable), "migrate", str(path)], capture_output=True, text=True)
     assert "warning: document 1 was re-emitted by ruamel.yaml" in result.stderr
+
+
+def test_an_empty_lifecycle_on_a_sidecar_is_no_problem() -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: app\n    image: a\n"
+        "  - name: cloud-sql-proxy\n    image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3\n    lifecycle:\n"
+    )
+    outcome = migrate(text)
+    assert [c.action for c in outcome.changes if c.action == "warning"] == []
+    assert next(oracle.pods(outcome.text))[2]["initContainers"][0]["restartPolicy"] == "Always"

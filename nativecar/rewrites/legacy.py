@@ -17,13 +17,11 @@ reason, when converting it would not be safe.
 
 from __future__ import annotations
 
-from typing import Any
-
 from nativecar import vendors
 from nativecar.changes import Change, line_of
 from nativecar.profiles import Profile
 from nativecar.rewrites import Context
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, command_text, pre_stop_only_sleeps
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
@@ -85,7 +83,7 @@ def _leftovers(pod: Pod, apps: list, sidecars: list[tuple[dict, Profile]]) -> li
     """Warnings for what the conversion makes moot but leaves in place for the user to judge."""
     changes: list[Change] = []
     for app in apps:
-        text = " ".join(str(part) for key in ("command", "args") for part in (app.get(key) or []))
+        text = command_text(app)
         for _, profile in sidecars:
             for workaround in profile.workarounds:
                 if workaround in text:
@@ -99,7 +97,7 @@ def _leftovers(pod: Pod, apps: list, sidecars: list[tuple[dict, Profile]]) -> li
                         )
                     )
     for container, _ in sidecars:
-        if _sleeps(container.get("lifecycle", {}).get("preStop")):
+        if pre_stop_only_sleeps(container):
             changes.append(
                 Change(
                     pod.label,
@@ -110,17 +108,6 @@ def _leftovers(pod: Pod, apps: list, sidecars: list[tuple[dict, Profile]]) -> li
                 )
             )
     return changes
-
-
-def _sleeps(handler: Any) -> bool:
-    """A preStop handler that only waits: a `sleep` action, or an exec of `sleep N`."""
-    if not isinstance(handler, dict):
-        return False
-    if "sleep" in handler:
-        return True
-    command = handler.get("exec", {}).get("command") if isinstance(handler.get("exec"), dict) else None
-    words = " ".join(str(part) for part in command).split() if isinstance(command, list) else []
-    return bool(words) and (words[0].endswith("sleep") or (len(words) > 2 and words[2].startswith("sleep")))
 
 
 def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) -> str | None:

@@ -120,10 +120,5 @@ def is_job(pod: Pod) -> bool:
     return pod.kind in ("Job", "CronJob")
 
 
-def words(container: dict) -> str:
-    """A container's command and args as one string, to look for known invocations in."""
-    return " ".join(str(part) for key in ("command", "args") for part in (container.get(key) or []))
-
-
 def named(items: Iterable[Any]) -> Iterator[dict]:
     return (item for item in items if isinstance(item, dict))

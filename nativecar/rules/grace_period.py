@@ -8,7 +8,7 @@ from nativecar import vendors
 from nativecar.profiles import generic
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, named, native_sidecars
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, pre_stop_sleep_seconds
 
 APP_MINIMUM = 5  # seconds an app is assumed to need when its preStop says nothing longer
 RULE = Rule(
@@ -35,7 +35,7 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     for sidecar in sidecars:
         profile = context.recognise(sidecar.get("name"), sidecar.get("image")) or generic(str(sidecar.get("name")))
         budget += vendors.shutdown_seconds(pod, sidecar, profile)
-    app = max([APP_MINIMUM, *(sleep_seconds(c) for c in named(pod.containers()))])
+    app = max([APP_MINIMUM, *(pre_stop_sleep_seconds(c) for c in named(pod.containers()))])
     grace = pod.spec.get("terminationGracePeriodSeconds", 30)
     if isinstance(grace, int) and not isinstance(grace, bool) and grace < app + budget:
         yield Problem(
@@ -44,18 +44,3 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
             pod.spec,
             "terminationGracePeriodSeconds" if "terminationGracePeriodSeconds" in pod.spec else None,
         )
-
-
-def sleep_seconds(container: dict) -> int:
-    """How long a container's preStop hook sleeps, when it says (sleep action or `sleep N`)."""
-    lifecycle = container.get("lifecycle") if isinstance(container.get("lifecycle"), dict) else {}
-    handler = lifecycle.get("preStop") if isinstance(lifecycle.get("preStop"), dict) else {}
-    if isinstance(handler.get("sleep"), dict):
-        seconds = handler["sleep"].get("seconds")
-        return seconds if isinstance(seconds, int) else 0
-    command = handler.get("exec", {}).get("command") if isinstance(handler.get("exec"), dict) else None
-    parts = " ".join(map(str, command)).split() if isinstance(command, list) else []
-    for index, part in enumerate(parts[:-1]):
-        if part.endswith("sleep") and parts[index + 1].rstrip(";").isdigit():
-            return int(parts[index + 1].rstrip(";"))
-    return 0

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, native_sidecars
-from nativecar.rules.grace_period import sleep_seconds
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, pre_stop_only_sleeps, pre_stop_sleep_seconds
 
 RULE = Rule(
     id="NC013",
@@ -25,6 +24,7 @@ RULE = Rule(
 
 def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     for sidecar in native_sidecars(pod):
-        seconds = sleep_seconds(sidecar)
-        if seconds:
-            yield Problem(f"sidecar {sidecar.get('name')} sleeps {seconds} s in preStop", sidecar, "lifecycle")
+        if pre_stop_only_sleeps(sidecar):
+            seconds = pre_stop_sleep_seconds(sidecar)
+            how_long = f"{seconds} s" if seconds else "for a while"
+            yield Problem(f"sidecar {sidecar.get('name')} sleeps {how_long} in preStop", sidecar, "lifecycle")

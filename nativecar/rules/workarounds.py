@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from nativecar.profiles import builtins
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, is_job, named
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, command_text
 
 ISTIO_INJECT = "sidecar.istio.io/inject"
 DRAIN_ON_IDLE = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"
@@ -49,7 +49,7 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
 def _stops_sidecar(container: dict) -> Iterator[Problem]:
     """One finding for an app container that stops a sidecar, at the list that does it."""
     for key in ("command", "args"):
-        text = " ".join(map(str, container.get(key) or []))
+        text = command_text(container, (key,))
         found = sorted({w for profile in builtins() for w in profile.workarounds if w in text})
         if found:
             yield Problem(f"{container.get('name')} stops its sidecar itself ({', '.join(found)})", container, key)
