@@ -60,7 +60,8 @@ FeatureGates = Annotated[
     list[str] | None,
     typer.Option(
         "--feature-gates",
-        help="Feature gates the cluster has on, e.g. SidecarContainers=true to allow Kubernetes 1.28.",
+        help="Feature gates the cluster has on: SidecarContainers=true allows native sidecars on Kubernetes "
+        "1.28; ContainerRestartRules=true says 1.34 accepts restartPolicy on regular containers.",
         show_default=False,
     ),
 ]
@@ -131,8 +132,12 @@ def build_settings(
     from dataclasses import replace
 
     settings = replace(settings, **changes)
-    if settings.sidecar_gate and settings.kube_version < (1, 28):
-        raise UsageError("the SidecarContainers feature gate exists from Kubernetes 1.28 on")
+    from nativecar.settings import GATE_SINCE
+
+    for gate, enabled in settings.feature_gates:
+        since = GATE_SINCE[gate]
+        if enabled and settings.kube_version < since:
+            raise UsageError(f"the {gate} feature gate exists from Kubernetes {since[0]}.{since[1]} on")
     return settings
 
 

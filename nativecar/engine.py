@@ -2,25 +2,32 @@
 
 No files, no printing. For each document: find its pod specs on the node tree; build the
 editable model only when a pod holds something a rewrite acts on; run the rewrites in
-`rewrites.ORDER`; turn the model's differences into text edits (`edits.Patcher`); re-parse the
-patched document and check it says exactly what the model says; if it does not (or the patch
-could not be made) re-emit that one document with ruamel.yaml (`fallback`) and say so.
-Documents nothing happened to are never touched, so they come out byte for byte.
+`rewrites.ORDER`; check every pod they changed with the lifecycle model (`lifecycle.verify`:
+the pod before and after must start, complete and keep the app's shutdown time), and leave a
+pod the model says would break as it was, with the reasons; turn the model's differences into
+text edits (`edits.Patcher`); re-parse the patched document and check it says exactly what the
+model says; if it does not (or the patch could not be made) re-emit that one document with
+ruamel.yaml (`fallback`) and say so. Documents nothing happened to are never touched, so they
+come out byte for byte. Last, the `check` rules run on the rewritten pods as they now read, and
+what they find is what is left for the user (records with `action="finding"`, at their line and
+column in the rewritten text).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar import workloads
-from nativecar.changes import Change
+from nativecar.changes import Change, line_of, position
 from nativecar.documents import Document, InputError, Source, documents, is_merge_key, parse
 from nativecar.edits import CannotPatchError, Edit, Patcher, apply
 from nativecar.model import build, same
 from nativecar.render import Style, detect_style
 from nativecar.rewrites import ORDER, Context
+from nativecar.workloads import Pod
 
 
 @dataclass
@@ -38,28 +45,159 @@ class Outcome:
         return self.text != self.source.text
 
 
+class Rewritten(NamedTuple):
+    """A document the run rewrote: its edit, its text re-parsed, and which of its pods changed."""
+
+    edit: Edit
+    root: Node
+    changed: list[int]
+
+
 def process(source: Source, context: Context) -> Outcome:
     """Run the rewrites over every document of `source` (raises `InputError` on bad input)."""
     outcome = Outcome(source=source, text=source.text)
-    edits: list[Edit] = []
+    rewritten: list[Rewritten] = []
+    services: list[Document] = []
     for document in documents(source):
+        if _kind(document.root) == "Service":
+            services.append(document)
         specs = list(workloads.pod_spec_nodes(document.root))
         if not specs and context.injection is not None:
             outcome.changes.extend(_not_a_workload(document))
         if not any(wanted(spec, context) for spec in specs):
             continue
-        model = build(document.root)
-        changes: list[Change] = []
-        for pod in workloads.pods(model):
-            for rewrite in ORDER:
-                changes.extend(rewrite(pod, context))
+        model, changes, changed = rewrite(document, context)
         outcome.changes.extend(changes)
-        edit = _patch(source, document, model, outcome)
-        if edit is not None:
-            edits.append(edit)
-    if edits:
-        outcome.text = apply(source.text, edits)
+        patched = _patch(source, document, model, outcome)
+        if patched is not None:
+            rewritten.append(Rewritten(patched[0], patched[1], changed))
+    if rewritten:
+        outcome.text = apply(source.text, [item.edit for item in rewritten])
+        outcome.changes.extend(_left_for_you(source, rewritten, services, context, outcome.changes))
     return outcome
+
+
+def rewrite(document: Document, context: Context) -> tuple[Any, list[Change], list[int]]:
+    """The document's model after the rewrites, their records, and the indices of its pods
+    that changed. A pod whose change the lifecycle model rejects is left as it was: the
+    document's model is built again and that pod is not rewritten (a record says why)."""
+    model = build(document.root)
+    pods = list(workloads.pods(model))
+    records = [_rewrite_pod(pod, context) for pod in pods]
+    changed = [index for index, changes in enumerate(records) if any(c.action == "changed" for c in changes)]
+    if not changed:
+        return model, [change for changes in records for change in changes], []
+    refused = _refused(document, pods, changed, context)
+    if refused:
+        model = build(document.root)
+        pods = list(workloads.pods(model))
+        records = [
+            _refusal(pod, refused[index]) if index in refused else _rewrite_pod(pod, context)
+            for index, pod in enumerate(pods)
+        ]
+        changed = [index for index in changed if index not in refused]
+    return model, [change for changes in records for change in changes], changed
+
+
+def _rewrite_pod(pod: Pod, context: Context) -> list[Change]:
+    changes: list[Change] = []
+    for step in ORDER:
+        changes.extend(step(pod, context))
+    return changes
+
+
+def _refused(document: Document, pods: list[Pod], changed: list[int], context: Context) -> dict[int, tuple[str, ...]]:
+    """The changed pods the lifecycle model says the rewrites would break, with the reasons."""
+    from nativecar.lifecycle.pod import read
+    from nativecar.lifecycle.verify import verify
+
+    originals = list(workloads.pods(build(document.root)))
+    refused = {}
+    for index in changed:
+        verdict = verify(read(originals[index], context), read(pods[index], context))
+        if not verdict.safe:
+            refused[index] = verdict.problems
+    return refused
+
+
+def _refusal(pod: Pod, problems: tuple[str, ...]) -> list[Change]:
+    reasons = "; ".join(problems)
+    return [
+        Change(
+            pod.label, f"left as it was, because converting it would break it: {reasons}", "skipped", line_of(pod.spec)
+        )
+    ]
+
+
+def _kind(root: Node) -> str | None:
+    kind = workloads.node_get(root, "kind")
+    return kind.value if isinstance(kind, ScalarNode) else None
+
+
+def _left_for_you(
+    source: Source, rewritten: list[Rewritten], services: list[Document], context: Context, changes: list[Change]
+) -> list[Change]:
+    """The `check` findings on the pods this run changed, as they read in the rewritten text.
+
+    Findings a rewrite already reported as a warning with the same rule are not repeated.
+    Positions: a rewritten document's re-parsed nodes count lines from its first line, an
+    untouched Service's from the source's; each gets the line its text starts on in the output.
+    """
+    from nativecar import rules
+
+    pods: list[Pod] = []
+    offsets: dict[int, int] = {}
+    for item in rewritten:
+        if not item.changed:
+            continue
+        found = list(workloads.pods(build(item.root)))
+        offset = _output_line(source, rewritten, item.edit.start)
+        for index in item.changed:
+            pods.append(found[index])
+            offsets[id(found[index])] = offset
+    if not pods:
+        return []
+    trees = [
+        (
+            build(document.root),
+            _output_line(source, rewritten, document.root.start_mark.index) - document.root.start_mark.line,
+        )
+        for document in services
+    ]
+
+    def locate(value: Any, key: Any, pod: Pod) -> tuple[int, int]:
+        line, column = position(value, key)
+        if line and not _contains(pod.workload, value):
+            for tree, offset in trees:
+                if _contains(tree, value):
+                    return line + offset, column
+        return (line + offsets[id(pod)], column) if line else (0, 0)
+
+    warned = {(change.workload, change.rule) for change in changes if change.action == "warning" and change.rule}
+    found = rules.run(pods, [tree for tree, _ in trees], context, locate=locate)
+    return [finding for finding in found if (finding.workload, finding.rule) not in warned]
+
+
+def _contains(tree: Any, value: Any) -> bool:
+    """Whether `value` is `tree` or one of its parts (by identity)."""
+    if tree is value:
+        return True
+    if isinstance(tree, dict):
+        return any(_contains(item, value) for item in tree.values())
+    if isinstance(tree, list):
+        return any(_contains(item, value) for item in tree)
+    return False
+
+
+def _output_line(source: Source, rewritten: list[Rewritten], index: int) -> int:
+    """The 0-based line, in the rewritten text, where the source text at `index` now starts
+    (`index` is outside every edit, or an edit's own start)."""
+    shift = sum(
+        item.edit.replacement.count("\n") - source.text.count("\n", item.edit.start, item.edit.end)
+        for item in rewritten
+        if item.edit.end <= index
+    )
+    return source.text.count("\n", 0, index) + shift
 
 
 def wanted(spec: Node, context: Context) -> bool:
@@ -98,8 +236,9 @@ def _scalar(node: Node | None) -> str | None:
     return node.value if isinstance(node, ScalarNode) else None
 
 
-def _patch(source: Source, document: Document, model: object, outcome: Outcome) -> Edit | None:
-    """The one edit that rewrites this document's body, verified; None if nothing changed."""
+def _patch(source: Source, document: Document, model: object, outcome: Outcome) -> tuple[Edit, Node] | None:
+    """The one edit that rewrites this document's body, verified, and the rewritten document
+    parsed; None if nothing changed."""
     root = document.root
     style = detect_style(root, source.text, source.newline)
     patcher = Patcher(source.text, root, style)
@@ -112,8 +251,9 @@ def _patch(source: Source, document: Document, model: object, outcome: Outcome) 
             return None
         end = patcher.line_end(patcher.content_end(root))
         patched = apply(source.text, patcher.edits, start, end)
-        if _says(patched, model, source):
-            return Edit(start, end, patched)
+        root = _says(patched, model, source)
+        if root is not None:
+            return Edit(start, end, patched), root
     except CannotPatchError:
         pass
     return _reemit(source, document, model, outcome, style, start)
@@ -121,7 +261,7 @@ def _patch(source: Source, document: Document, model: object, outcome: Outcome) 
 
 def _reemit(
     source: Source, document: Document, model: object, outcome: Outcome, style: Style, start: int
-) -> Edit | None:
+) -> tuple[Edit, Node] | None:
     """The fallback: the document re-emitted by ruamel.yaml, verified like a patch."""
     from nativecar.fallback import reemit
 
@@ -134,17 +274,20 @@ def _reemit(
         return None
     if rewritten == body:
         return None
-    if not _says(rewritten, model, source):
+    root = _says(rewritten, model, source)
+    if root is None:
         outcome.failed.append(f"document {document.number + 1}: the rewritten text did not verify")
         return None
     outcome.reemitted.append(document.number)
-    return Edit(start, end, rewritten)
+    return Edit(start, end, rewritten), root
 
 
-def _says(text: str, model: object, source: Source) -> bool:
-    """Whether `text` parses to exactly one document that says what `model` says."""
+def _says(text: str, model: object, source: Source) -> Node | None:
+    """The root of `text` when it parses to exactly one document that says what `model` says."""
     try:
         documents = parse(Source(path=source.path, text=text, newline=source.newline), check=False)
     except InputError:
-        return False
-    return len(documents) == 1 and same(documents[0].root, model)
+        return None
+    if len(documents) == 1 and same(documents[0].root, model):
+        return documents[0].root
+    return None

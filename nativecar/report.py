@@ -35,6 +35,7 @@ class Report:
     converted: int = 0
     skipped: int = 0
     warnings: int = 0
+    left: int = 0
 
     def __post_init__(self) -> None:
         if self.colour is None:
@@ -96,9 +97,14 @@ class Report:
             if change.action == "warning":
                 self.warnings += 1
                 if not self.quiet:
-                    where = name if name != STDIN_NAME else STDIN_NAME
                     line = f":{change.line}" if change.line else ""
-                    self._print(f"{where}{line}: warning: {workload}: {change.message}", "yellow")
+                    self._print(f"{name}{line}: warning: {workload}: {change.message}", "yellow")
+            elif change.action == "finding":
+                self.left += 1
+                if not self.quiet:
+                    where = f":{change.line}:{change.column}" if change.line else ""
+                    style = {"error": "red", "warning": "yellow"}.get(change.severity, "cyan")
+                    self._print(f"{name}{where}: {change.severity} {change.rule}: {workload}: {change.message}", style)
 
     def findings(self, found: list[Change], files: int) -> int:
         """The closing line of `check`, and its exit code: 1 when any finding is an error."""
@@ -123,6 +129,8 @@ class Report:
             parts.append(f"{self.skipped} skipped")
         if self.warnings:
             parts.append(_count(self.warnings, "warning"))
+        if self.left:
+            parts.append(f"{_count(self.left, 'finding')} left (nativecar rules ID explains one)")
         rewritten = f"{_count(self.changed_files, 'file')} {verb}, {self.unchanged_files} of {files} unchanged"
         line = f"{', '.join(parts)}; {rewritten}."
         self._print(line, "bold")

@@ -39,6 +39,7 @@ def context_for(settings: Settings, injection: Injection | None = None) -> Conte
     return Context(
         kube_version=settings.kube_version,
         sidecar_gate=settings.sidecar_gate,
+        restart_rules_gate=settings.restart_rules_gate,
         sidecar_names=settings.sidecars,
         profiles=profiles,
         injection=injection,

@@ -18,7 +18,8 @@ from nativecar.documents import InputError
 CONFIG_NAMES = (".nativecar.yaml", "pyproject.toml")
 DEFAULT_KUBE_VERSION = (1, 29)
 _VERSION = r"^v?(\d+)\.(\d+)(?:\.\d+)?$"
-KNOWN_GATES = ("SidecarContainers",)
+KNOWN_GATES = ("SidecarContainers", "ContainerRestartRules")
+GATE_SINCE = {"SidecarContainers": (1, 28), "ContainerRestartRules": (1, 34)}  # alpha in these releases
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Settings:
     @property
     def sidecar_gate(self) -> bool:
         return dict(self.feature_gates).get("SidecarContainers", False)
+
+    @property
+    def restart_rules_gate(self) -> bool | None:
+        """ContainerRestartRules as given; None leaves it to the version's default."""
+        return dict(self.feature_gates).get("ContainerRestartRules")
 
 
 class UsageError(Exception):

@@ -1,6 +1,6 @@
 """Before/after cases for the rewrites, pinned with reviewed snapshots, plus what must not change.
 
-Every fixture under tests/fixtures/{legacy,probes,grace,styles,vendors} runs through `migrate`; its
+Every fixture under tests/fixtures/{legacy,probes,grace,styles,vendors,lifecycle} runs through `migrate`; its
 output is pinned (tests/__snapshots__/test_rewrites/), and, independently of the snapshot,
 checked the way a reviewer would: sidecars native and in order, API rules kept, only the lines
 of the change differ, and a second run changes nothing. Files named `unchanged-*` must come out
@@ -16,9 +16,12 @@ import pytest
 from tests import oracle
 from tests.conftest import FIXTURES, migrate
 
-GROUPS = ("legacy", "probes", "grace", "styles", "vendors")
+GROUPS = ("legacy", "probes", "grace", "styles", "vendors", "lifecycle")
 CASES = sorted(path for group in GROUPS for path in (FIXTURES / group).glob("*.yaml"))
-CONTEXT = {"sidecar-flag.yaml": {"sidecar_names": ("log-shipper",)}}
+CONTEXT = {
+    "sidecar-flag.yaml": {"sidecar_names": ("log-shipper",)},
+    "unchanged-probe-on-app-port.yaml": {"sidecar_names": ("metrics-agent",)},
+}
 
 
 def _id(path: Path) -> str:
@@ -61,7 +64,11 @@ def test_only_the_lines_of_the_change_differ(path: Path) -> None:
 def test_converted_pods_are_right(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     context = CONTEXT.get(path.name, {})
-    out = migrate(text, **context).text
+    outcome = migrate(text, **context)
+    out = outcome.text
+    unsignalled = " ".join(
+        c.message for c in outcome.changes if c.action == "warning" and "no startup signal" in c.message
+    )
     before = {label: spec for label, _, spec in oracle.pods(text)}
     for label, _, spec in oracle.pods(out):
         old = before[label]
@@ -73,8 +80,9 @@ def test_converted_pods_are_right(path: Path) -> None:
         # app containers are untouched and keep their order
         apps = [c for c in old.get("containers", []) if c["name"] not in sidecar_names]
         assert spec["containers"] == apps
-        for sidecar in oracle.sidecars(spec):
-            assert "startupProbe" in sidecar or "postStart" in sidecar.get("lifecycle", {})
+        for sidecar in oracle.sidecars(spec):  # a startup signal, or a warning that names the sidecar
+            signalled = "startupProbe" in sidecar or "postStart" in sidecar.get("lifecycle", {})
+            assert signalled or f"sidecar {sidecar['name']} has no startup signal" in unsignalled
             assert sidecar["name"] not in [c["name"] for c in spec["containers"]]
         converted = [name for name in sidecar_names if name in old_names]
         if converted and isinstance(old.get("terminationGracePeriodSeconds", 30), int):

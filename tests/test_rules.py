@@ -27,10 +27,15 @@ EXECUTABLE = Path(sys.executable).with_name("nativecar")
 
 def findings(path: Path) -> list[Change]:
     text = path.read_text(encoding="utf-8")
-    header = re.search(r"^# kube-version: (\d+)\.(\d+)( SidecarContainers=true)?", text, re.MULTILINE)
+    header = re.search(r"^# kube-version: (\d+)\.(\d+)(.*)$", text, re.MULTILINE)
     context = Context()
     if header:
-        context = Context(kube_version=(int(header[1]), int(header[2])), sidecar_gate=bool(header[3]))
+        gates = dict(re.findall(r"(\w+)=(true|false)", header[3]))
+        context = Context(
+            kube_version=(int(header[1]), int(header[2])),
+            sidecar_gate=gates.get("SidecarContainers") == "true",
+            restart_rules_gate={"true": True, "false": False}.get(gates.get("ContainerRestartRules", "")),
+        )
     return checker.check(decode(text.encode(), str(path)), context)
 
 

@@ -141,5 +141,6 @@ def test_obsolete_workarounds_are_reported() -> None:
     from tests.conftest import migrate
 
     changes = migrate(fixture_text("vendors/cloudsql-v2-job.yaml")).changes
-    assert any(c.action == "warning" and "quitquitquit" in c.message for c in changes)
+    left = [c for c in changes if c.action == "finding" and c.rule == "NC008"]
+    assert len(left) == 1 and "stops cloud-sql-proxy itself" in left[0].message and "quitquitquit" in left[0].message
     assert (FIXTURES / "vendors" / "daprd.yaml").exists()

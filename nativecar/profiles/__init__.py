@@ -2,8 +2,9 @@
 
 A profile says how to recognise its legacy sidecar, which init containers must run before it,
 its startup probe, its shutdown budget, the lifecycle hooks that only made sense while it was a
-regular container, the annotations that record native mode, and the text of the workarounds
-that stopped it from the app container (`curl .../quitquitquit`), which native mode makes moot.
+regular container, the annotations that record native mode, and the ports its sidecar listens
+on, with the paths that make it exit (`/quitquitquit`): how the lifecycle model knows which
+container a probe reaches and which app container stops which sidecar.
 The built-in profiles are the YAML files beside this module; a user profile is the same format
 in a file of their own.
 
@@ -75,6 +76,20 @@ class Value(NamedTuple):
     help: str = ""
 
 
+class ServedPort(NamedTuple):
+    """A port the vendor's sidecar listens on (the lifecycle model's `Endpoint`, as data).
+
+    `stopPath`: an HTTP request to this path makes the sidecar exit (`/quitquitquit`), which is
+    how legacy Jobs stopped it; `loopback`: it listens on 127.0.0.1 only.
+    """
+
+    port: int
+    name: str = ""
+    purpose: str = ""
+    stop_path: str | None = None
+    loopback: bool = False
+
+
 class PodMark(NamedTuple):
     """A pod-template label or annotation, as in a webhook request or an opt-out."""
 
@@ -122,7 +137,7 @@ class Profile:
     legacy_hooks: tuple[LegacyHook, ...] = ()
     native_annotations: Mapping[str, str] = field(default_factory=dict)
     obsolete_annotations: tuple[str, ...] = ()
-    workarounds: tuple[str, ...] = ()
+    serves: tuple[ServedPort, ...] = ()
     vendor: Literal["istio", "linkerd", "cloud-sql-proxy"] | None = None
     modes: tuple[Literal["webhook", "manual"], ...] = ("manual",)
     values: Mapping[str, Value] = field(default_factory=dict)

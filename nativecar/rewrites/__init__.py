@@ -45,6 +45,7 @@ class Context:
 
     kube_version: tuple[int, int] = (1, 29)
     sidecar_gate: bool = False  # --feature-gates SidecarContainers=true (for 1.28)
+    restart_rules_gate: bool | None = None  # --feature-gates ContainerRestartRules=...; None: the version's default
     sidecar_names: tuple[str, ...] = ()
     profiles: tuple[Profile, ...] = field(default_factory=builtins)
     injection: Injection | None = None
@@ -62,6 +63,14 @@ class Context:
     def native_sidecars_available(self) -> bool:
         """Whether the target cluster runs `restartPolicy: Always` init containers as sidecars."""
         return self.kube_version >= (1, 29) or (self.kube_version == (1, 28) and self.sidecar_gate)
+
+    @property
+    def container_restart_rules(self) -> bool:
+        """Whether containers may carry `restartPolicy` besides a sidecar's `Always`
+        (ContainerRestartRules: alpha, off, in 1.34; beta, on by default, from 1.35)."""
+        if self.restart_rules_gate is not None:
+            return self.restart_rules_gate and self.kube_version >= (1, 34)
+        return self.kube_version >= (1, 35)
 
     def version_problem(self) -> str | None:
         """Why native sidecars cannot be used for the target version, or None."""

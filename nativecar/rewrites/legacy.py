@@ -8,7 +8,10 @@ legacy sidecar when a profile recognises it (name or image) or the user named it
   helper then sidecar, ahead of the user's own init containers, which then run inside the mesh
   as the vendors' native injection renders it;
 - any other sidecar goes after all existing init containers, so nothing that ran before it
-  now runs after it.
+  now runs after it, except a plain init container that dials it (a schema migration against
+  the Cloud SQL proxy's `127.0.0.1:5432`): the sidecar goes right before the first of those,
+  since a plain init container must exit before anything after it starts and could never
+  reach it (the lifecycle model checks that it can now).
 
 Lifecycle hooks only a legacy sidecar needs (the profile's `legacyHooks`) are dropped, and the
 vendor's bookkeeping is updated (`nativecar.vendors`). A workload is left alone, with the
@@ -17,11 +20,15 @@ reason, when converting it would not be safe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nativecar import vendors
 from nativecar.changes import Change, line_of
+from nativecar.lifecycle.commands import dials
+from nativecar.lifecycle.network import served
 from nativecar.profiles import Profile
 from nativecar.rewrites import Context
-from nativecar.workloads import Pod, command_text, pre_stop_only_sleeps
+from nativecar.workloads import Pod
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
@@ -63,10 +70,9 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
         pod.new_sidecars.append((container, profile))
         message = f"{container.get('name')} -> native sidecar"
         changes.append(Change(pod.label, "; ".join([message, *notes]), "changed", line_of(container)))
-    init_containers[:] = native_order(init_containers, sidecars)
+    init_containers[:] = native_order(init_containers, sidecars, listens_on(pod))
     if "initContainers" not in pod.spec:
         pod.put_after("containers", "initContainers", init_containers)
-    changes.extend(_leftovers(pod, containers, sidecars))
     if first_was_sidecar and DEFAULT_CONTAINER not in pod.annotations:
         changes.append(
             Change(
@@ -76,37 +82,6 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
                 "warning",
             )
         )
-    return changes
-
-
-def _leftovers(pod: Pod, apps: list, sidecars: list[tuple[dict, Profile]]) -> list[Change]:
-    """Warnings for what the conversion makes moot but leaves in place for the user to judge."""
-    changes: list[Change] = []
-    for app in apps:
-        text = command_text(app)
-        for _, profile in sidecars:
-            for workaround in profile.workarounds:
-                if workaround in text:
-                    changes.append(
-                        Change(
-                            pod.label,
-                            f"{app.get('name')} still stops the {profile.name} sidecar itself ({workaround}); "
-                            "a native sidecar is stopped after the app exits, so this can go",
-                            "warning",
-                            line_of(app),
-                        )
-                    )
-    for container, _ in sidecars:
-        if pre_stop_only_sleeps(container):
-            changes.append(
-                Change(
-                    pod.label,
-                    f"{container.get('name')} keeps a preStop that sleeps: a native sidecar outlives the app "
-                    "by itself, and the sleep only uses up the shared grace period",
-                    "warning",
-                    line_of(container),
-                )
-            )
     return changes
 
 
@@ -126,9 +101,22 @@ def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) ->
     return None
 
 
-def native_order(init_containers: list, sidecars: list[tuple[dict, Profile]]) -> list:
+Ports = Callable[[dict, Profile], set[int]]
+
+
+def listens_on(pod: Pod) -> Ports:
+    """The ports a sidecar of `pod` listens on (declared, its vendor's, its own probes')."""
+
+    def ports(container: dict, profile: Profile) -> set[int]:
+        return served(container, vendors.serves(pod, container, profile)).ports()
+
+    return ports
+
+
+def native_order(init_containers: list, sidecars: list[tuple[dict, Profile]], ports: Ports | None = None) -> list:
     """The init containers once `sidecars` join them: a mesh proxy (a profile with `runsAfter`)
-    goes first, right after its helpers; any other sidecar after all existing init containers."""
+    goes first, right after its helpers; any other sidecar after all existing init containers,
+    or right before the first plain init container that dials a port it listens on (`ports`)."""
     rest = list(init_containers)
     front: list = []
     back: list = []
@@ -138,8 +126,23 @@ def native_order(init_containers: list, sidecars: list[tuple[dict, Profile]]) ->
             rest = [c for c in rest if not any(c is helper for helper in helpers)]
             front += [*helpers, container]
         else:
-            back.append(container)
-    return [*front, *rest, *back]
+            back.append((container, profile))
+    order = [*front, *rest]
+    for container, profile in back:
+        listening = ports(container, profile) if ports is not None else set()
+        dialler = next(
+            (
+                index
+                for index, other in enumerate(order)
+                if index >= len(front)
+                and isinstance(other, dict)
+                and other.get("restartPolicy") != "Always"
+                and any(dial.port in listening for dial in dials(other))
+            ),
+            None,
+        )
+        order.insert(len(order) if dialler is None else dialler, container)
+    return order
 
 
 def _drop_legacy_hooks(container: dict, profile: Profile) -> list[str]:

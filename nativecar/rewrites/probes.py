@@ -18,6 +18,7 @@ from typing import Any
 
 from nativecar import vendors
 from nativecar.changes import Change, line_of
+from nativecar.lifecycle.network import served
 from nativecar.rewrites import Context
 from nativecar.workloads import Pod
 
@@ -45,6 +46,8 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
                         + (f" ({note})" if note else "; add a startupProbe"),
                         "warning",
                         line_of(container),
+                        rule="NC003",
+                        severity="warning",
                     )
                 )
         if notes:
@@ -55,10 +58,23 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
 def _startup_probe(pod: Pod, container: dict, context: Context) -> tuple[dict[str, Any] | None, str]:
     profile = context.recognise(container.get("name"), container.get("image"))
     if profile is not None and (profile.startup_probe is not None or profile.vendor is not None):
-        probe, note = vendors.startup_probe(pod, container, profile)
+        probe, note = vendors.startup_probe(pod, container, profile, ports_in_use(pod, context, container))
         if probe is not None or note:
             return probe, note
     return derive(container)
+
+
+def ports_in_use(pod: Pod, context: Context, skip: dict) -> set[int]:
+    """The ports the pod's other containers listen on, as the lifecycle model reads them: a
+    port a rewrite chooses (a Cloud SQL health server's) must be none of these."""
+    taken: set[int] = set()
+    for field in ("initContainers", "containers"):
+        for container in pod.containers(field):
+            if isinstance(container, dict) and container is not skip:
+                profile = context.recognise(container.get("name"), container.get("image"))
+                vendor = vendors.serves(pod, container, profile) if profile is not None else None
+                taken |= served(container, vendor).ports()
+    return taken
 
 
 def derive(container: dict) -> tuple[dict[str, Any] | None, str]:

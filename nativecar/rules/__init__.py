@@ -13,12 +13,15 @@ own metadata or its pod template's.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nativecar.changes import Change, Severity, position
 from nativecar.rewrites import Context
 from nativecar.workloads import Pod
+
+if TYPE_CHECKING:
+    from nativecar.lifecycle.pod import Container, PodModel
 
 IGNORE = "nativecar.io/ignore"
 MODULES = (
@@ -35,6 +38,11 @@ MODULES = (
     "kube_version",
     "resources",
     "sidecar_sleep",
+    "restart_rules",
+    "early_stop",
+    "startup_gate",
+    "port_conflict",
+    "init_dials_sidecar",
 )
 
 
@@ -57,10 +65,21 @@ class Problem(NamedTuple):
 
 
 class Stream(NamedTuple):
-    """The other objects of the same stream, for rules that look across documents."""
+    """The other objects of the same stream, for rules that look across documents, and the
+    lifecycle models of its pods (`model`), read once per pod."""
 
     pods: list[Pod]
     services: list[dict]
+    models: dict[int, Any]
+
+    def model(self, pod: Pod, context: Context) -> PodModel:
+        """The lifecycle model of `pod` (read on first use)."""
+        found = self.models.get(id(pod))
+        if found is None:
+            from nativecar.lifecycle.pod import read
+
+            found = self.models[id(pod)] = read(pod, context)
+        return found
 
 
 def modules() -> list[Any]:
@@ -71,9 +90,16 @@ def rules() -> list[Rule]:
     return [module.RULE for module in modules()]
 
 
-def run(pods: list[Pod], services: list[dict], context: Context) -> list[Change]:
-    """Every finding of every rule on these pods, in document order."""
-    stream = Stream(pods=pods, services=services)
+Locate = Callable[[Any, Any, Pod], tuple[int, int]]
+
+
+def run(pods: list[Pod], services: list[dict], context: Context, locate: Locate | None = None) -> list[Change]:
+    """Every finding of every rule on these pods, in document order.
+
+    `locate(value, key, pod)` gives the (line, column) a finding about `value` (or its `key`) is
+    reported at; by default where the value stands in the source the pods were read from.
+    """
+    stream = Stream(pods=pods, services=services, models={})
     findings: list[Change] = []
     loaded = modules()
     for pod in pods:
@@ -83,7 +109,7 @@ def run(pods: list[Pod], services: list[dict], context: Context) -> list[Change]
             if "all" in ignored or rule.id in ignored or rule.name in ignored:
                 continue
             for problem in module.check(pod, context, stream):
-                line, column = position(problem.at, problem.key)
+                line, column = locate(problem.at, problem.key, pod) if locate else position(problem.at, problem.key)
                 findings.append(
                     Change(pod.label, problem.message, "finding", line, column, rule=rule.id, severity=rule.severity)
                 )
@@ -122,3 +148,9 @@ def is_job(pod: Pod) -> bool:
 
 def named(items: Iterable[Any]) -> Iterator[dict]:
     return (item for item in items if isinstance(item, dict))
+
+
+def raw(pod: Pod, container: Container) -> dict:
+    """The manifest's mapping of a model container (where a finding about it is reported)."""
+    field = "containers" if container.role == "app" else "initContainers"
+    return next((c for c in named(pod.containers(field)) if str(c.get("name")) == container.name), pod.spec)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nativecar import vendors
+from nativecar.lifecycle.commands import pre_stop
 from nativecar.profiles import generic
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, named, native_sidecars
-from nativecar.workloads import Pod, pre_stop_sleep_seconds
+from nativecar.workloads import Pod
 
 APP_MINIMUM = 5  # seconds an app is assumed to need when its preStop says nothing longer
 RULE = Rule(
@@ -35,7 +36,7 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     for sidecar in sidecars:
         profile = context.recognise(sidecar.get("name"), sidecar.get("image")) or generic(str(sidecar.get("name")))
         budget += vendors.shutdown_seconds(pod, sidecar, profile)
-    app = max([APP_MINIMUM, *(pre_stop_sleep_seconds(c) for c in named(pod.containers()))])
+    app = max([APP_MINIMUM, *(pre_stop(c).seconds for c in named(pod.containers()))])
     grace = pod.spec.get("terminationGracePeriodSeconds", 30)
     if isinstance(grace, int) and not isinstance(grace, bool) and grace < app + budget:
         yield Problem(

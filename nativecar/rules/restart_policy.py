@@ -12,34 +12,37 @@ RULE = Rule(
     id="NC005",
     name="restart-policy-unsupported",
     severity="error",
-    summary="A container's restartPolicy is one the target version rejects",
+    summary="A container's restartPolicy is one the target version (or its feature gates) rejects",
     doc=(
-        "Before Kubernetes 1.34 an init container accepts only `restartPolicy: Always` (which "
-        "makes it a sidecar) and a regular container accepts none ('may not be set for non-init "
-        "containers'). From 1.34 (ContainerRestartRules) both may carry Always, OnFailure or "
-        "Never; `Always` on a regular container then means 'restart this container', not "
-        "'sidecar'. Fix: a sidecar belongs in `initContainers` with `restartPolicy: Always`; "
-        "otherwise remove the field or raise --kube-version."
+        "Without the ContainerRestartRules feature gate (alpha and off in 1.34, on by default "
+        "from 1.35) an init container accepts only `restartPolicy: Always` (which makes it a "
+        "sidecar) and a regular container accepts none ('may not be set for non-init "
+        "containers'). With it both may carry Always, OnFailure or Never; `Always` on a "
+        "regular container then means 'restart this container', not 'sidecar' (NC014). "
+        "Fix: a sidecar belongs in `initContainers` with `restartPolicy: Always`; otherwise "
+        "remove the field, raise --kube-version to 1.35, or pass --feature-gates "
+        "ContainerRestartRules=true for a 1.34 cluster that enables it."
     ),
 )
 
 
 def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
-    if context.kube_version >= (1, 34):
+    if context.container_restart_rules:
         return
+    without = "before 1.34" if context.kube_version < (1, 34) else "without the ContainerRestartRules feature gate"
     for container in named(pod.containers("initContainers")):
         policy = container.get("restartPolicy")
         if policy is not None and policy != "Always":
             yield Problem(
                 f"init container {container.get('name')} has restartPolicy {policy!r}; "
-                "before 1.34 only Always is accepted",
+                f"{without} only Always is accepted",
                 container,
                 "restartPolicy",
             )
     for container in named(pod.containers()):
         if "restartPolicy" in container:
             yield Problem(
-                f"regular container {container.get('name')} has restartPolicy; before 1.34 only init containers may",
+                f"regular container {container.get('name')} has restartPolicy; {without} only init containers may",
                 container,
                 "restartPolicy",
             )

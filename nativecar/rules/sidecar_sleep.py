@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from nativecar.lifecycle.commands import pre_stop
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, native_sidecars
-from nativecar.workloads import Pod, pre_stop_only_sleeps, pre_stop_sleep_seconds
+from nativecar.workloads import Pod
 
 RULE = Rule(
     id="NC013",
@@ -24,7 +25,8 @@ RULE = Rule(
 
 def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     for sidecar in native_sidecars(pod):
-        if pre_stop_only_sleeps(sidecar):
-            seconds = pre_stop_sleep_seconds(sidecar)
+        hook = pre_stop(sidecar)
+        if hook.kind == "sleep":
+            seconds = hook.seconds
             how_long = f"{seconds} s" if seconds else "for a while"
             yield Problem(f"sidecar {sidecar.get('name')} sleeps {how_long} in preStop", sidecar, "lifecycle")

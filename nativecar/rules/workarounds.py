@@ -1,13 +1,21 @@
-"""NC008: workarounds that made legacy sidecars tolerable and native sidecars make obsolete."""
+"""NC008: workarounds that made legacy sidecars tolerable and native sidecars make obsolete.
+
+Recognised by what they do, from the lifecycle model: a request to a sidecar's stop endpoint
+(`/quitquitquit`, `/shutdown`, on a port a sidecar of the pod, or of a built-in profile's
+injector, listens on; also `pilot-agent request POST quitquitquit` and `linkerd-await
+--shutdown` with its options in any order), a shell wrapper that kills its program once a
+marker file appears, the mesh turned off for a Job, and `EXIT_ON_ZERO_ACTIVE_CONNECTIONS`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nativecar.profiles import builtins
+from nativecar.lifecycle.commands import Dial
+from nativecar.lifecycle.pod import PodModel
 from nativecar.rewrites import Context
-from nativecar.rules import Problem, Rule, Stream, is_job, named
-from nativecar.workloads import Pod, command_text
+from nativecar.rules import Problem, Rule, Stream, is_job, named, raw
+from nativecar.workloads import Pod
 
 ISTIO_INJECT = "sidecar.istio.io/inject"
 DRAIN_ON_IDLE = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"
@@ -19,19 +27,41 @@ RULE = Rule(
     doc=(
         "Before native sidecars, Jobs stopped their proxy themselves (`curl -X POST "
         "localhost:15020/quitquitquit`, `linkerd-await --shutdown`, Cloud SQL's "
-        "`localhost:9091/quitquitquit`), or turned the mesh off (`sidecar.istio.io/inject: "
-        '"false"`) just so that they could finish. `EXIT_ON_ZERO_ACTIVE_CONNECTIONS` only acts '
-        "after SIGTERM and never finished a Job. With native sidecars the kubelet stops the "
-        "sidecar after the app exits; the workaround can go (and a Job can be meshed). Fix by "
-        "hand; `nativecar inject --force` meshes an opted-out pod."
+        "`localhost:9091/quitquitquit`, a wrapper script that kills the proxy once the app "
+        'leaves a marker file), or turned the mesh off (`sidecar.istio.io/inject: "false"`) '
+        "just so that they could finish. `EXIT_ON_ZERO_ACTIVE_CONNECTIONS` only acts after "
+        "SIGTERM and never finished a Job. With native sidecars the kubelet stops the sidecar "
+        "after the app exits; the workaround can go (and a Job can be meshed). Fix by hand; "
+        "`nativecar inject --force` meshes an opted-out pod."
     ),
 )
 
 
 def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
+    model = stream.model(pod, context)
+    for container in model.containers:
+        manifest = raw(pod, container)
+        if not container.keeps_running and container.role != "sidecar":
+            for dial in container.dials:
+                target = _stopped_by(model, dial, context)
+                if target is not None:
+                    key = dial.where.split(" ", 1)[0]
+                    yield Problem(
+                        f"{container.name} stops {target} itself ({dial.text}); a native sidecar is stopped "
+                        "after the app exits, so this can go",
+                        manifest,
+                        key if key in manifest else None,
+                    )
+                    break
+        if container.marker:
+            key = "args" if container.marker not in str(manifest.get("command", "")) else "command"
+            yield Problem(
+                f"{container.name}'s script kills it once {container.marker} appears; a native sidecar is "
+                "stopped after the app exits, so the loop can go",
+                manifest,
+                key if key in manifest else None,
+            )
     for container in named([*pod.containers(), *pod.containers("initContainers")]):
-        if context.recognise(container.get("name"), container.get("image")) is None:
-            yield from _stops_sidecar(container)
         for entry in named(container.get("env") or []):
             if entry.get("name") == DRAIN_ON_IDLE:
                 yield Problem(f"{DRAIN_ON_IDLE} on {container.get('name')} acts only after SIGTERM", entry)
@@ -46,11 +76,17 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
                 )
 
 
-def _stops_sidecar(container: dict) -> Iterator[Problem]:
-    """One finding for an app container that stops a sidecar, at the list that does it."""
-    for key in ("command", "args"):
-        text = command_text(container, (key,))
-        found = sorted({w for profile in builtins() for w in profile.workarounds if w in text})
-        if found:
-            yield Problem(f"{container.get('name')} stops its sidecar itself ({', '.join(found)})", container, key)
-            return
+def _stopped_by(model: PodModel, dial: Dial, context: Context) -> str | None:
+    """Which sidecar a stop request reaches: one of the pod's, or the injector's of a profile."""
+    if not dial.stop_request or dial.path is None:
+        return None
+    path = dial.path.rstrip("/")
+    for other in model.containers:
+        endpoint = other.served.at(dial.port)
+        if endpoint is not None and endpoint.stop_path and endpoint.stop_path.rstrip("/") == path:
+            return other.name
+    for profile in context.profiles:
+        for port in profile.serves:
+            if port.port == dial.port and port.stop_path and port.stop_path.rstrip("/") == path:
+                return f"the {profile.name} sidecar"
+    return None

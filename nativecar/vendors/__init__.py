@@ -5,9 +5,11 @@ Each vendor module may define any of three hooks; a missing hook means "nothing 
 - `convert(pod, container, profile) -> list[str]`: after `legacy` moved the container, update
   what the vendor keeps about it (Istio's status annotation, its drain preStop ...); returns
   notes for the report.
-- `startup_probe(pod, container, profile) -> (probe | None, note)`: the startup probe for this
-  sidecar when the profile's plain `startupProbe` is not enough (Cloud SQL needs its health
-  server switched on; Istio and Linkerd can have theirs turned off).
+- `startup_probe(pod, container, profile, taken) -> (probe | None, note)`: the startup probe for
+  this sidecar when the profile's plain `startupProbe` is not enough (Cloud SQL needs its health
+  server switched on, on a port not in `taken`; Istio and Linkerd can have theirs turned off).
+- `serves(pod, container, profile) -> Served`: what the sidecar listens on, when its flags,
+  environment or annotations move the profile's `serves` ports (the lifecycle model's input).
 - `shutdown_seconds(pod, container, profile) -> int`: the sidecar's shutdown budget when it
   depends on the container's own settings.
 - `variables(pod, profile, values) -> dict`: placeholders the vendor computes for `inject`
@@ -22,7 +24,8 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from nativecar.profiles import Profile
+from nativecar.lifecycle.network import Endpoint, Served
+from nativecar.profiles import Profile, ServedPort
 from nativecar.workloads import Pod
 
 _MODULES = {"istio": "istio", "linkerd": "linkerd", "cloud-sql-proxy": "cloudsql"}
@@ -40,12 +43,35 @@ def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
     return hook(pod, container, profile) if hook else []
 
 
-def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str, Any] | None, str]:
+def startup_probe(pod: Pod, container: dict, profile: Profile, taken: set[int]) -> tuple[dict[str, Any] | None, str]:
+    """The sidecar's startup probe and a note; `taken`: ports the pod's other containers use."""
     module = _module(profile)
     hook = getattr(module, "startup_probe", None)
     if hook:
-        return hook(pod, container, profile)
+        return hook(pod, container, profile, taken)
     return profile_probe(container, profile), ""
+
+
+def serves(pod: Pod, container: dict, profile: Profile) -> Served | None:
+    """What the vendor says the sidecar listens on; None when the profile says nothing."""
+    hook = getattr(_module(profile), "serves", None)
+    if hook:
+        return hook(pod, container, profile)
+    if not profile.serves:
+        return None
+    return Served(tuple(endpoint(port) for port in profile.serves), complete=False)
+
+
+def endpoint(port: ServedPort, number: int | None = None) -> Endpoint:
+    """A profile's `serves` entry as the lifecycle model's `Endpoint` (at `number` if it moved)."""
+    return Endpoint(
+        number if number is not None else port.port,
+        port.name,
+        port.purpose,
+        port.stop_path,
+        port.loopback,
+        source="vendor",
+    )
 
 
 def shutdown_seconds(pod: Pod, container: dict | None, profile: Profile) -> int:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nativecar.lifecycle.network import Served, port_number
 from nativecar.profiles import Profile
-from nativecar.vendors import profile_probe
+from nativecar.vendors import endpoint, profile_probe
 from nativecar.workloads import Pod
 
 STATUS = "sidecar.istio.io/status"
@@ -49,10 +50,21 @@ def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
     return notes
 
 
-def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str, Any] | None, str]:
+def startup_probe(pod: Pod, container: dict, profile: Profile, taken: set[int]) -> tuple[dict[str, Any] | None, str]:
     if str(pod.annotations.get(STATUS_PORT, "")) == "0":
         return None, f'{STATUS_PORT} is "0", which turns the proxy\'s health probes off'
     return profile_probe(container, profile), ""
+
+
+def serves(pod: Pod, container: dict, profile: Profile) -> Served:
+    """The profile's ports, with pilot-agent's status port where the pod's annotation moves it."""
+    status = port_number(pod.annotations.get(STATUS_PORT, DEFAULT_STATUS_PORT))
+    endpoints = [
+        endpoint(port, status if port.name == "status" and status is not None else None)
+        for port in profile.serves
+        if not (port.name == "status" and str(pod.annotations.get(STATUS_PORT, "")) == "0")
+    ]
+    return Served(tuple(endpoints), complete=True)
 
 
 def _has_pre_stop(container: dict) -> bool:

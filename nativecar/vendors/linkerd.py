@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from typing import Any
 
+from nativecar.lifecycle.network import Served, is_loopback, listen_address
 from nativecar.profiles import Profile
-from nativecar.vendors import profile_probe
+from nativecar.vendors import endpoint, profile_probe
 from nativecar.workloads import Pod
 
 NATIVE = "proxy-enable-native-sidecar"
@@ -47,10 +49,39 @@ def annotation_prefix(version: object) -> str:
     return "config.linkerd.io"
 
 
-def startup_probe(pod: Pod, container: dict, profile: Profile) -> tuple[dict[str, Any] | None, str]:
+def startup_probe(pod: Pod, container: dict, profile: Profile, taken: set[int]) -> tuple[dict[str, Any] | None, str]:
     if str(pod.annotations.get(AWAIT, "")).lower() == "disabled":
         return None, f"{AWAIT} is disabled, so the app is meant not to wait for the proxy"
     return profile_probe(container, profile), ""
+
+
+LISTEN = {
+    "outbound": "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR",
+    "linkerd-proxy": "LINKERD2_PROXY_INBOUND_LISTEN_ADDR",
+    "linkerd-admin": "LINKERD2_PROXY_ADMIN_LISTEN_ADDR",
+}
+SHUTDOWN_ENDPOINT = "LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED"
+
+
+def serves(pod: Pod, container: dict, profile: Profile) -> Served:
+    """The profile's ports, moved where the proxy's listen-address env vars say, and the admin
+    server's `/shutdown` only while `LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED` is not "false"."""
+    env = container.get("env")
+    values = {
+        str(entry.get("name")): str(entry.get("value"))
+        for entry in (env if isinstance(env, list) else [])
+        if isinstance(entry, dict) and "value" in entry
+    }
+    endpoints = []
+    for port in profile.serves:
+        address = listen_address(values.get(LISTEN.get(port.name, "")))
+        moved = endpoint(port, address[1] if address else None)
+        if address is not None:
+            moved = replace(moved, loopback=is_loopback(address[0]))
+        if moved.stop_path and values.get(SHUTDOWN_ENDPOINT, "true").lower() == "false":
+            moved = replace(moved, stop_path=None)
+        endpoints.append(moved)
+    return Served(tuple(endpoints), complete=True)
 
 
 def variables(pod: Pod, profile: Profile, values: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,191 @@
+"""The lifecycle model's input: one pod template read into what the kubelet acts on.
+
+`read(pod, context)` turns a pod template (a `workloads.Pod` handle) into a frozen `PodModel`:
+its containers in the order the kubelet starts them (`initContainers` in list order, then
+`containers`), each with its role (`init`: a plain init container, `sidecar`: an init container
+with `restartPolicy: Always` (KEP-753), `app`: a regular container), its start gate, what it
+listens on and dials, its preStop hook, its shutdown budget and its resources. Nothing of the
+manifest is kept, so a model taken before the rewrites stays as it was while they edit the pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from nativecar.changes import line_of
+from nativecar.lifecycle import commands
+from nativecar.lifecycle.commands import Dial, PreStop
+from nativecar.lifecycle.network import Served, port_number, probe_port, served
+from nativecar.lifecycle.resources import RESOURCES, amounts
+
+if TYPE_CHECKING:
+    from nativecar.rewrites import Context
+    from nativecar.workloads import Pod
+
+Role = Literal["init", "sidecar", "app"]
+DEFAULT_GRACE = 30  # seconds, the API's default terminationGracePeriodSeconds
+# The probe defaults of the Pod API (core/v1 Probe): period 10 s, failure threshold 3.
+PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "failureThreshold": 3}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A probe or handler: `port` resolved to a number (None for `exec` or an undeclared name).
+
+    `seconds`: the longest a startup probe may take to pass before the kubelet gives up and
+    restarts the container (initialDelaySeconds + periodSeconds x failureThreshold).
+    """
+
+    handler: str
+    port: int | None
+    port_text: str
+    path: str | None
+    seconds: int
+    initial_delay: int = 0
+    period: int = 10
+    failure_threshold: int = 3
+
+    def describe(self) -> str:
+        """`GET :9801/startup`, `TCP :5432`, `exec`."""
+        if self.handler == "exec":
+            return "exec"
+        verb = {"httpGet": "GET", "tcpSocket": "TCP", "grpc": "gRPC"}[self.handler]
+        return f"{verb} :{self.port_text}{self.path or ''}"
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container as the kubelet sees it (see the module docstring for `role`).
+
+    `keeps_running`: a long-running program that does not exit by itself (a recognised sidecar
+    or one named with `--sidecar`). `marker` / `marker_created_by`: the file its shell wrapper
+    waits for before killing it, and the containers that create that file.
+    `shutdown_seconds`: how long it needs after SIGTERM (its profile's budget).
+    """
+
+    name: str
+    role: Role
+    image: str = ""
+    profile: str | None = None
+    keeps_running: bool = False
+    restart_policy: str | None = None
+    startup_probe: Probe | None = None
+    post_start: bool = False
+    served: Served = field(default_factory=Served)
+    dials: tuple[Dial, ...] = ()
+    pre_stop: PreStop = field(default_factory=lambda: PreStop("none"))
+    marker: str | None = None
+    marker_created_by: tuple[str, ...] = ()
+    shutdown_seconds: int = 0
+    requests: Mapping[str, float | None] = field(default_factory=dict)
+    limits: Mapping[str, float | None] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class PodModel:
+    """A pod template as the kubelet would run it; `grace` is None when it is not a number."""
+
+    label: str
+    kind: str
+    restart_policy: str
+    grace: int | None
+    containers: tuple[Container, ...]
+    line: int = 0
+
+    def role(self, *roles: Role) -> list[Container]:
+        return [container for container in self.containers if container.role in roles]
+
+    def named(self, name: str) -> Container | None:
+        return next((container for container in self.containers if container.name == name), None)
+
+    @property
+    def runs_to_completion(self) -> bool:
+        """Whether the pod is meant to finish (restartPolicy Never or OnFailure, as in every Job)."""
+        return self.restart_policy in ("Never", "OnFailure")
+
+
+def read(pod: Pod, context: Context) -> PodModel:
+    """The model of `pod` as it is now (see the module docstring)."""
+    spec = pod.spec
+    init = [c for c in pod.containers("initContainers") if isinstance(c, dict)]
+    apps = [c for c in pod.containers() if isinstance(c, dict)]
+    entries = [(c, "sidecar" if c.get("restartPolicy") == "Always" else "init") for c in init]
+    entries += [(c, "app") for c in apps]
+    containers = [_container(pod, context, raw, role) for raw, role in entries]  # type: ignore[arg-type]
+    markers = {c.name: c.marker for c in containers if c.marker}
+    if markers:
+        creators = {
+            name: tuple(str(raw.get("name")) for raw, _ in entries if commands.creates_file(raw, path))
+            for name, path in markers.items()
+        }
+        containers = [_with(c, marker_created_by=creators[c.name]) if c.name in creators else c for c in containers]
+    grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+    policy = spec.get("restartPolicy", "Always")  # the API's default
+    return PodModel(
+        label=pod.label,
+        kind=pod.kind,
+        restart_policy=str(policy),
+        grace=grace if isinstance(grace, int) and not isinstance(grace, bool) else None,
+        containers=tuple(containers),
+        line=line_of(pod.template),
+    )
+
+
+def _with(container: Container, **changes: Any) -> Container:
+    from dataclasses import replace
+
+    return replace(container, **changes)
+
+
+def _container(pod: Pod, context: Context, raw: dict, role: Role) -> Container:
+    from nativecar import vendors
+    from nativecar.profiles import generic
+
+    name = str(raw.get("name"))
+    image = str(raw.get("image") or "")
+    profile = context.recognise(raw.get("name"), image)
+    vendor = vendors.serves(pod, raw, profile) if profile is not None else None
+    ports = served(raw, vendor)
+    keeps_running = profile is not None
+    budget = 0
+    if role == "sidecar" or keeps_running:
+        budget = vendors.shutdown_seconds(pod, raw, profile or generic(name))
+    return Container(
+        name=name,
+        role=role,
+        image=image,
+        profile=profile.name if profile is not None else None,
+        keeps_running=keeps_running,
+        restart_policy=str(raw["restartPolicy"]) if raw.get("restartPolicy") is not None else None,
+        startup_probe=_probe(raw.get("startupProbe"), ports),
+        post_start=commands.has_post_start(raw),
+        served=ports,
+        dials=tuple(commands.dials(raw)),
+        pre_stop=commands.pre_stop(raw),
+        marker=commands.marker_watch(raw),
+        shutdown_seconds=budget,
+        requests={resource: amounts(raw, "requests", resource) for resource in RESOURCES},
+        limits={resource: amounts(raw, "limits", resource) for resource in RESOURCES},
+        line=line_of(raw),
+    )
+
+
+def _probe(value: Any, ports: Served) -> Probe | None:
+    if not isinstance(value, dict):
+        return None
+    timing = {key: value.get(key, default) for key, default in PROBE_DEFAULTS.items()}
+    if not all(isinstance(number, int) and not isinstance(number, bool) for number in timing.values()):
+        timing = PROBE_DEFAULTS
+    initial, period, threshold = timing["initialDelaySeconds"], timing["periodSeconds"], timing["failureThreshold"]
+    seconds = initial + period * threshold
+    found = probe_port(value)
+    if found is None:
+        return Probe("exec", None, "", None, seconds, initial, period, threshold)
+    handler, port, path = found
+    number = port_number(port)
+    if number is None and isinstance(port, str):
+        number = ports.named(port)
+    return Probe(handler, number, str(port), path, seconds, initial, period, threshold)

@@ -1,0 +1,77 @@
+"""Does a rewritten pod still work? The model of the pod before and after, compared.
+
+`verify(before, after)` returns the `problems` that make a conversion unsafe (the pod is then
+left as it was, with these reasons, each with what to do by hand).
+A conversion must not:
+- add a start gate that can never pass, or one another container answers (`analysis.start`);
+- make two containers that run together bind one port (`analysis.conflicts`);
+- leave a plain init container dialling a sidecar that starts after it (`analysis.unreachable`;
+  the rewrites place a sidecar before the first init container that dials it);
+- turn a pod that completes into one that does not (`analysis.completion`);
+- shorten the time the regular containers have to shut down (`analysis.termination`).
+What was already so before the conversion is not the conversion's doing and is not a problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nativecar.lifecycle import analysis
+from nativecar.lifecycle.pod import PodModel
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`problems`: why the conversion would break the pod (empty when it is safe)."""
+
+    problems: tuple[str, ...] = ()
+
+    @property
+    def safe(self) -> bool:
+        return not self.problems
+
+
+def verify(before: PodModel, after: PodModel) -> Verdict:
+    problems: list[str] = []
+    old_gates = set(analysis.start(before))
+    for gate in analysis.start(after):
+        if gate.status in ("never", "other") and gate not in old_gates:
+            what = "can never pass" if gate.status == "never" else "is answered by another container"
+            problems.append(
+                f"{gate.container}'s start gate {what}: {gate.reason} "
+                f"(give {gate.container} a startupProbe on a port it serves itself, then convert it)"
+            )
+    old_conflicts = set(analysis.conflicts(before))
+    for conflict in analysis.conflicts(after):
+        if conflict not in old_conflicts:
+            names = " and ".join(conflict.containers)
+            problems.append(f"{names} would both listen on :{conflict.port} (give one of them another port)")
+    # A plain init container that cannot reach a native sidecar is a problem unless the user had
+    # it so already; one that could not reach a legacy sidecar before is one the rewrite must fix.
+    old_unreached = {item for item in analysis.unreachable(before) if _is_sidecar(before, item.server)}
+    for unreached in analysis.unreachable(after):
+        if _is_sidecar(after, unreached.server) and unreached not in old_unreached:
+            problems.append(
+                f"init container {unreached.container} dials {unreached.dial.text}, "
+                f"which {unreached.server} serves only after it has run (list {unreached.server} before it)"
+            )
+    done_before = analysis.completion(before)
+    done_after = analysis.completion(after)
+    if done_before.status == "completes" and done_after.status != "completes":
+        problems.append(f"the pod would no longer complete: {_blockers(done_after)}")
+    had = analysis.termination(before).app_seconds
+    has = analysis.termination(after).app_seconds
+    if had is not None and has is not None and has < had:
+        problems.append(
+            f"the app would have {has} s to shut down instead of {had} s (raise terminationGracePeriodSeconds)"
+        )
+    return Verdict(tuple(problems))
+
+
+def _is_sidecar(model: PodModel, name: str) -> bool:
+    container = model.named(name)
+    return container is not None and container.role == "sidecar"
+
+
+def _blockers(completion: analysis.Completion) -> str:
+    return "; ".join(f"{name}: {why}" for name, why in completion.blockers)
