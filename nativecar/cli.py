@@ -285,6 +285,63 @@ def check(
 
 
 @app.command()
+def explain(
+    paths: PathsArgument = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (words and a chart per workload), json, or svg (a picture of the same).",
+        ),
+    ] = "text",
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Explain what `inject -p PROFILE` would do instead of what `migrate` would do.",
+            show_default=False,
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="With -p: webhook or manual, as for inject.", show_default=False)
+    ] = None,
+    values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="With -p: a profile value, KEY=VALUE (repeatable).", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="With -p: inject into pods that opt out.")] = False,
+    kube_version: KubeVersion = None,
+    sidecar: Sidecar = None,
+    feature_gates: FeatureGates = None,
+    config: ConfigFile = None,
+) -> None:
+    """Show what the kubelet will do with each pod, before and after the conversion.
+
+    For every workload: what starts when and what gates it, whether it completes (Jobs), how it
+    stops and who gets how much of the grace period, and its effective resource requests; the
+    pod as written above the pod as `migrate` (or `inject -p`) would leave it. Writes nothing.
+    """
+    from nativecar.report import Report
+    from nativecar.runner import run_explain
+
+    report = Report(quiet=True)
+    request = None
+    with _usage_errors(report):
+        settings = build_settings(kube_version, sidecar, feature_gates, False, config)
+        if output_format not in ("text", "json", "svg"):
+            raise UsageError(f"--format must be text, json or svg, not {output_format!r}")
+        if profile is not None:
+            from nativecar.rewrites import inject as injecting
+
+            request = injecting.request(injecting.load_profile(profile), mode, values or [], force)
+        elif mode is not None or values or force:
+            raise UsageError("--mode, --set and --force go with -p/--profile")
+    raise typer.Exit(run_explain(paths or [], settings, output_format, report, injection=request))
+
+
+@app.command()
 def krm(
     config: Annotated[
         str | None, typer.Argument(help="An exec plugin's config file (kustomize passes it); none for a KRM function.")

@@ -45,22 +45,33 @@ class Outcome:
         return self.text != self.source.text
 
 
-class Rewritten(NamedTuple):
-    """A document the run rewrote: its edit, its text re-parsed, and which of its pods changed."""
+@dataclass
+class Rewritten:
+    """A document this run rewrote: its edit, the 0-based line its text starts on in the output,
+    the pods it changed (in memory, after the rewrites; with their indices among the document's
+    pods and their lifecycle models), and its rewritten text parsed, for the findings' positions."""
 
     edit: Edit
+    line: int
+    pods: list[Pod]
+    indices: list[int]
+    models: dict[int, Any]
     root: Node
-    changed: list[int]
 
 
 def process(source: Source, context: Context) -> Outcome:
     """Run the rewrites over every document of `source` (raises `InputError` on bad input)."""
     outcome = Outcome(source=source, text=source.text)
-    rewritten: list[Rewritten] = []
-    services: list[Document] = []
+    edits: list[Edit] = []
+    shift = 0  # lines the edits so far added
+    # A Service anywhere may target a changed pod's sidecar by port name (NC009): then what is
+    # left is worked out once the whole source is read, otherwise document by document.
+    deferred = "Service" in source.text
+    pending: list[Rewritten] = []
+    services: list[tuple[Document, int]] = []
     for document in documents(source):
-        if _kind(document.root) == "Service":
-            services.append(document)
+        if deferred and _kind(document.root) == "Service":
+            services.append((document, shift))
         specs = list(workloads.pod_spec_nodes(document.root))
         if not specs and context.injection is not None:
             outcome.changes.extend(_not_a_workload(document))
@@ -69,25 +80,94 @@ def process(source: Source, context: Context) -> Outcome:
         model, changes, changed = rewrite(document, context)
         outcome.changes.extend(changes)
         patched = _patch(source, document, model, outcome)
-        if patched is not None:
-            rewritten.append(Rewritten(patched[0], patched[1], changed))
-    if rewritten:
-        outcome.text = apply(source.text, [item.edit for item in rewritten])
-        outcome.changes.extend(_left_for_you(source, rewritten, services, context, outcome.changes))
+        if patched is None:
+            continue
+        edit, root = patched
+        edits.append(edit)
+        item = Rewritten(
+            edit,
+            document.root.start_mark.line + shift,
+            [pod for _, pod, _ in changed],
+            [index for index, _, _ in changed],
+            {id(pod): after for _, pod, after in changed},
+            root,
+        )
+        shift += edit.replacement.count("\n") - source.text.count("\n", edit.start, edit.end)
+        if deferred:
+            pending.append(item)
+        elif item.pods:
+            outcome.changes.extend(_left_for_you([item], [], context, outcome.changes))
+    if edits:
+        outcome.text = apply(source.text, edits)
+    if pending:
+        outcome.changes.extend(_left_for_you(pending, services, context, outcome.changes))
     return outcome
 
 
-def rewrite(document: Document, context: Context) -> tuple[Any, list[Change], list[int]]:
-    """The document's model after the rewrites, their records, and the indices of its pods
-    that changed. A pod whose change the lifecycle model rejects is left as it was: the
+Changed = list[tuple[int, Pod, Any]]
+
+
+class Explanation(NamedTuple):
+    """One pod template for `nativecar explain`: its lifecycle model as written, after this
+    run's rewrites (None when they leave it as it is), and the records of what they did."""
+
+    label: str
+    line: int
+    before: Any
+    after: Any
+    changes: list[Change]
+
+
+def explain(source: Source, context: Context) -> list[Explanation]:
+    """Every pod template of `source`, before and after the rewrites (raises `InputError`)."""
+    from nativecar.lifecycle.pod import read
+
+    found: list[Explanation] = []
+    for document in documents(source):
+        specs = list(workloads.pod_spec_nodes(document.root))
+        if not specs:
+            continue
+        pods = list(workloads.pods(build(document.root)))
+        before = [read(pod, context) for pod in pods]
+        after: dict[int, Any] = {}
+        changes: list[Change] = []
+        if any(wanted(spec, context) for spec in specs):
+            _, changes, changed = rewrite(document, context)
+            after = {index: model for index, _, model in changed}
+        for index, pod in enumerate(pods):
+            mine = [change for change in changes if change.workload == pod.label]
+            found.append(Explanation(pod.label, line_of(pod.workload), before[index], after.get(index), mine))
+    return found
+
+
+def rewrite(document: Document, context: Context) -> tuple[Any, list[Change], Changed]:
+    """The document's model after the rewrites, their records, and the pods that changed (their
+    index among the document's pods, the pod, its lifecycle model after the rewrites).
+
+    Each changed pod is checked with the lifecycle model (`lifecycle.verify`, the pod as it was
+    against the pod as it is now); one the model says would break is left as it was: the
     document's model is built again and that pod is not rewritten (a record says why)."""
+    from nativecar.lifecycle.pod import app_seconds, read
+    from nativecar.lifecycle.verify import clean, verify
+
     model = build(document.root)
     pods = list(workloads.pods(model))
+    had = [app_seconds(pod, context) for pod in pods]
     records = [_rewrite_pod(pod, context) for pod in pods]
-    changed = [index for index, changes in enumerate(records) if any(c.action == "changed" for c in changes)]
-    if not changed:
-        return model, [change for changes in records for change in changes], []
-    refused = _refused(document, pods, changed, context)
+    changed: Changed = []
+    refused: dict[int, tuple[str, ...]] = {}
+    originals: list[Pod] = []
+    for index, (pod, changes) in enumerate(zip(pods, records, strict=True)):
+        if not any(change.action == "changed" for change in changes):
+            continue
+        after = read(pod, context)
+        if not clean(after, had[index]):  # only then is the pod as it was worth reading
+            originals = originals or list(workloads.pods(build(document.root)))
+            verdict = verify(read(originals[index], context), after)
+            if not verdict.safe:
+                refused[index] = verdict.problems
+                continue
+        changed.append((index, pod, after))
     if refused:
         model = build(document.root)
         pods = list(workloads.pods(model))
@@ -95,7 +175,7 @@ def rewrite(document: Document, context: Context) -> tuple[Any, list[Change], li
             _refusal(pod, refused[index]) if index in refused else _rewrite_pod(pod, context)
             for index, pod in enumerate(pods)
         ]
-        changed = [index for index in changed if index not in refused]
+        changed = [(index, pods[index], after) for index, _, after in changed]
     return model, [change for changes in records for change in changes], changed
 
 
@@ -104,20 +184,6 @@ def _rewrite_pod(pod: Pod, context: Context) -> list[Change]:
     for step in ORDER:
         changes.extend(step(pod, context))
     return changes
-
-
-def _refused(document: Document, pods: list[Pod], changed: list[int], context: Context) -> dict[int, tuple[str, ...]]:
-    """The changed pods the lifecycle model says the rewrites would break, with the reasons."""
-    from nativecar.lifecycle.pod import read
-    from nativecar.lifecycle.verify import verify
-
-    originals = list(workloads.pods(build(document.root)))
-    refused = {}
-    for index in changed:
-        verdict = verify(read(originals[index], context), read(pods[index], context))
-        if not verdict.safe:
-            refused[index] = verdict.problems
-    return refused
 
 
 def _refusal(pod: Pod, problems: tuple[str, ...]) -> list[Change]:
@@ -135,35 +201,31 @@ def _kind(root: Node) -> str | None:
 
 
 def _left_for_you(
-    source: Source, rewritten: list[Rewritten], services: list[Document], context: Context, changes: list[Change]
+    items: list[Rewritten], services: list[tuple[Document, int]], context: Context, changes: list[Change]
 ) -> list[Change]:
-    """The `check` findings on the pods this run changed, as they read in the rewritten text.
+    """The `check` findings on the pods this run changed, at their place in the rewritten text.
 
-    Findings a rewrite already reported as a warning with the same rule are not repeated.
-    Positions: a rewritten document's re-parsed nodes count lines from its first line, an
-    untouched Service's from the source's; each gets the line its text starts on in the output.
+    The rules run on the pods in memory first (the rewritten text says exactly the same, the
+    patch was verified); only when they find something are the rewritten documents read again
+    for positions: their re-parsed nodes count lines from the document's first line, an untouched
+    Service's from the source's, and each gets the line its text now starts on. Findings a
+    rewrite already reported as a warning with the same rule are not repeated.
     """
     from nativecar import rules
 
-    pods: list[Pod] = []
-    offsets: dict[int, int] = {}
-    for item in rewritten:
-        if not item.changed:
-            continue
-        found = list(workloads.pods(build(item.root)))
-        offset = _output_line(source, rewritten, item.edit.start)
-        for index in item.changed:
-            pods.append(found[index])
-            offsets[id(found[index])] = offset
-    if not pods:
+    models = {key: value for item in items for key, value in item.models.items()}
+    service_models = [build(document.root) for document, _ in services]
+    pods = [pod for item in items for pod in item.pods]
+    if not rules.run(pods, service_models, context, models=models):
         return []
-    trees = [
-        (
-            build(document.root),
-            _output_line(source, rewritten, document.root.start_mark.index) - document.root.start_mark.line,
-        )
-        for document in services
-    ]
+    located: list[Pod] = []
+    offsets: dict[int, int] = {}
+    for item in items:
+        found = list(workloads.pods(build(item.root)))
+        for index in item.indices:
+            located.append(found[index])
+            offsets[id(found[index])] = item.line
+    trees = [(tree, shift) for tree, (_, shift) in zip(service_models, services, strict=True)]
 
     def locate(value: Any, key: Any, pod: Pod) -> tuple[int, int]:
         line, column = position(value, key)
@@ -174,7 +236,7 @@ def _left_for_you(
         return (line + offsets[id(pod)], column) if line else (0, 0)
 
     warned = {(change.workload, change.rule) for change in changes if change.action == "warning" and change.rule}
-    found = rules.run(pods, [tree for tree, _ in trees], context, locate=locate)
+    found = rules.run(located, service_models, context, locate=locate)
     return [finding for finding in found if (finding.workload, finding.rule) not in warned]
 
 
@@ -187,17 +249,6 @@ def _contains(tree: Any, value: Any) -> bool:
     if isinstance(tree, list):
         return any(_contains(item, value) for item in tree)
     return False
-
-
-def _output_line(source: Source, rewritten: list[Rewritten], index: int) -> int:
-    """The 0-based line, in the rewritten text, where the source text at `index` now starts
-    (`index` is outside every edit, or an edit's own start)."""
-    shift = sum(
-        item.edit.replacement.count("\n") - source.text.count("\n", item.edit.start, item.edit.end)
-        for item in rewritten
-        if item.edit.end <= index
-    )
-    return source.text.count("\n", 0, index) + shift
 
 
 def wanted(spec: Node, context: Context) -> bool:

@@ -156,3 +156,36 @@ def run_check(
         stdout.write((text + "\n").encode("utf-8"))
         stdout.flush()
     return report.findings([finding for _, items in found for finding in items], len(inputs))
+
+
+def run_explain(
+    paths: list[str],
+    settings: Settings,
+    output_format: str,
+    report: Report,
+    stdout: BinaryIO | None = None,
+    injection: Injection | None = None,
+) -> int:
+    """`nativecar explain`: each workload's timeline before and after the conversion, to stdout
+    as text, json or svg; nothing at all when an input is bad (exit code 2)."""
+    from nativecar import explain
+
+    stdout = stdout or sys.stdout.buffer
+    inputs = _expand(paths, report)
+    if inputs is None:
+        return report.exit_code
+    context = context_for(settings, injection)
+    gathered = _gather(inputs, lambda source: engine.explain(source, context), report)
+    if gathered is None:
+        return report.exit_code
+    found: explain.Explained = [(item.name, items) for item, items in gathered]
+    verb = f"inject -p {injection.profile.name}" if injection is not None else "migrate"
+    if output_format == "json":
+        text = explain.as_json(found) + "\n"
+    elif output_format == "svg":
+        text = explain.svg(found, verb)
+    else:
+        text = explain.text(found, verb, colour=stdout.isatty() if hasattr(stdout, "isatty") else False)
+    stdout.write(text.encode("utf-8"))
+    stdout.flush()
+    return report.exit_code

@@ -56,3 +56,17 @@ def test_every_shown_terminal_session_prints_what_it_shows() -> None:
         args = command.removeprefix("$ nativecar ").split()
         result = subprocess.run([str(executable), *args], capture_output=True, cwd=ROOT, timeout=60)
         assert result.stdout.decode() == expected, command
+
+
+def test_the_explain_picture_is_what_nativecar_draws() -> None:
+    """docs/explain.svg, shown by the README, is the current output of the command it names."""
+    assert "![nativecar explain on examples/report-job.yaml](docs/explain.svg)" in README
+    executable = Path(sys.executable).with_name("nativecar")
+    result = subprocess.run(
+        [str(executable), "explain", "--format", "svg", "examples/report-job.yaml"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert (ROOT / "docs" / "explain.svg").read_bytes() == result.stdout

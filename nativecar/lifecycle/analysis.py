@@ -16,19 +16,35 @@ What the manifest cannot tell (a shell script's effect, an exec probe) is `unkno
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import functools
+from collections.abc import Callable
+from typing import Literal, NamedTuple, TypeVar
 
 from nativecar.lifecycle.commands import Dial, PreStop
 from nativecar.lifecycle.pod import Container, PodModel
 from nativecar.lifecycle.resources import RESOURCES, effective
 
+T = TypeVar("T")
+
+
+def _memo(question: Callable[[PodModel], T]) -> Callable[[PodModel], T]:
+    """Answer a question once per model (`PodModel.memo`): verify and the rules ask the same."""
+    key = question.__name__
+
+    @functools.wraps(question)
+    def answer(model: PodModel) -> T:
+        if key not in model.memo:
+            model.memo[key] = question(model)
+        return model.memo[key]
+
+    return answer
+
+
 GateKind = Literal["exits", "startupProbe", "postStart", "process"]
 Status = Literal["passes", "never", "unknown", "other"]
 
 
-@dataclass(frozen=True)
-class Gate:
+class Gate(NamedTuple):
     """What lets the next container start after `container`, and whether it can happen.
 
     `status` is `other` when a different container answers the probe (`answered_by`).
@@ -41,6 +57,7 @@ class Gate:
     answered_by: str | None = None
 
 
+@_memo
 def start(model: PodModel) -> list[Gate]:
     """The gates of the init containers and sidecars, in the order the kubelet meets them."""
     gates: list[Gate] = []
@@ -122,14 +139,14 @@ def starts(model: PodModel) -> Status:
     return "unknown" if "unknown" in statuses else "passes"
 
 
-@dataclass(frozen=True)
-class Conflict:
+class Conflict(NamedTuple):
     """Containers that run at the same time and bind one port."""
 
     port: int
     containers: tuple[str, ...]
 
 
+@_memo
 def conflicts(model: PodModel) -> list[Conflict]:
     found: dict[tuple[int, tuple[str, ...]], Conflict] = {}
     sidecars: list[Container] = []
@@ -151,8 +168,7 @@ def conflicts(model: PodModel) -> list[Conflict]:
     return sorted(found.values(), key=lambda conflict: conflict.port)
 
 
-@dataclass(frozen=True)
-class Unreached:
+class Unreached(NamedTuple):
     """A plain init container that dials a port served only by a container that starts after it."""
 
     container: str
@@ -160,6 +176,7 @@ class Unreached:
     server: str
 
 
+@_memo
 def unreachable(model: PodModel) -> list[Unreached]:
     order = list(model.containers)
     found = []
@@ -173,8 +190,7 @@ def unreachable(model: PodModel) -> list[Unreached]:
     return found
 
 
-@dataclass(frozen=True)
-class Stop:
+class Stop(NamedTuple):
     """How a long-running regular container is stopped: by `by`, doing `how`."""
 
     container: str
@@ -182,8 +198,7 @@ class Stop:
     how: str
 
 
-@dataclass(frozen=True)
-class Completion:
+class Completion(NamedTuple):
     """Whether the pod completes: `completes`, `never`, `unknown`, or `not-applicable` (it is
     restarted forever: restartPolicy Always). `blockers`: (container, why it keeps running)."""
 
@@ -193,6 +208,7 @@ class Completion:
     misses: tuple[str, ...] = ()
 
 
+@_memo
 def completion(model: PodModel) -> Completion:
     if not model.runs_to_completion:
         return Completion("not-applicable")
@@ -245,15 +261,17 @@ def _stopped(model: PodModel, target: Container) -> Stop | None:
         for dial in other.dials:
             if dial.stop_request and _answers(target, dial):
                 return Stop(target.name, other.name, f"calls {dial.text}")
-    if target.marker and target.marker_created_by:
-        creator = next((name for name in target.marker_created_by if name != target.name), None)
+    marker = target.marker
+    if marker:
+        creator = next(
+            (other.name for other in model.containers if other is not target and other.creates(marker)), None
+        )
         if creator is not None:
-            return Stop(target.name, creator, f"creates {target.marker}, which {target.name}'s script waits for")
+            return Stop(target.name, creator, f"creates {marker}, which {target.name}'s script waits for")
     return None
 
 
-@dataclass(frozen=True)
-class Termination:
+class Termination(NamedTuple):
     """How the pod stops (on deletion, or once a Job's regular containers have exited).
 
     preStop hooks of every container start together; each regular container gets SIGTERM when
@@ -274,10 +292,10 @@ class Termination:
     early: tuple[tuple[str, str], ...]
 
 
+@_memo
 def termination(model: PodModel) -> Termination:
     sidecars = model.role("sidecar")
     budget = sum(container.shutdown_seconds for container in sidecars)
-    app_seconds = None if model.grace is None else max(0, model.grace - budget)
     return Termination(
         grace=model.grace,
         pre_stops=tuple(
@@ -286,11 +304,19 @@ def termination(model: PodModel) -> Termination:
         together=tuple(container.name for container in model.role("app")),
         sequence=tuple(container.name for container in reversed(sidecars)),
         sidecar_seconds=budget,
-        app_seconds=app_seconds,
+        app_seconds=app_seconds(model),
         early=tuple(
             (container.name, container.pre_stop.text) for container in sidecars if container.pre_stop.kind == "stops"
         ),
     )
+
+
+@_memo
+def app_seconds(model: PodModel) -> int | None:
+    """How long the regular containers may take to stop and still leave every native sidecar its
+    shutdown budget: the grace period less those budgets (None when it is not a number)."""
+    budget = sum(container.shutdown_seconds for container in model.role("sidecar"))
+    return None if model.grace is None else max(0, model.grace - budget)
 
 
 def requests(model: PodModel) -> dict[str, tuple[float | None, float | None]]:

@@ -22,8 +22,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"})
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0")
@@ -34,16 +33,16 @@ SCHEME_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, 
 # (linkerd/linkerd-await README: --port, default 4191).
 PILOT_AGENT_DEBUG_PORT = 15000
 LINKERD_ADMIN_PORT = 4191
-_ADDRESS = re.compile(
+_ADDRESS = (  # compiled by `re` on first use, off the start-up path
     r"(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s'\"]*@)?)?"
     r"(?P<host>localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)"
     r"(?::(?P<port>\d{1,5}))?(?P<path>/[^\s'\";&|)]*)?"
 )
+_HINTS = (*LOOPBACK, "pilot-agent", "linkerd-await")
 _SIGNAL_STOPS = frozenset({"TERM", "15", "INT", "2", "KILL", "9", "QUIT", "3"})
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     """How a container's process is started.
 
     `argv` is `command + args` as written (without the image's entrypoint when `command` is
@@ -55,8 +54,7 @@ class Invocation:
     script: str | None
 
 
-@dataclass(frozen=True)
-class Dial:
+class Dial(NamedTuple):
     """A loopback address a container connects to: `port`, the URL `path` if any, and where."""
 
     port: int
@@ -73,8 +71,7 @@ class Dial:
 PreStopKind = Literal["none", "sleep", "stops", "drain", "other"]
 
 
-@dataclass(frozen=True)
-class PreStop:
+class PreStop(NamedTuple):
     """What a container's preStop hook does; `seconds` is how long it sleeps (0 when unknown)."""
 
     kind: PreStopKind
@@ -169,14 +166,19 @@ def commands_of(container: dict) -> list[list[str]]:
 
 def dials(container: dict) -> list[Dial]:
     """The loopback addresses (`localhost`, `127.0.0.1`, `[::1]`) a container connects to."""
+    env = container.get("env")
+    entries = [entry for entry in env if isinstance(entry, dict)] if isinstance(env, list) else []
+    text = " ".join(
+        [*_words(container.get("command")), *_words(container.get("args")), *(str(e.get("value")) for e in entries)]
+    )
+    if not any(hint in text for hint in _HINTS):
+        return []  # every address and stop request read below names one of these
     found: list[Dial] = []
     for key in ("command", "args"):
         for word in _words(container.get(key)):
             found.extend(_addresses(word, key))
     for words in commands_of(container):
         found.extend(_command_dials(words, "command" if "command" in container else "args"))
-    env = container.get("env")
-    entries = [entry for entry in env if isinstance(entry, dict)] if isinstance(env, list) else []
     values = {str(entry.get("name")): str(entry.get("value")) for entry in entries if "value" in entry}
     for name, value in values.items():
         found.extend(_addresses(value, f"env {name}"))
@@ -185,7 +187,7 @@ def dials(container: dict) -> list[Dial]:
 
 
 def _addresses(text: str, where: str) -> Iterator[Dial]:
-    for match in _ADDRESS.finditer(text):
+    for match in re.finditer(_ADDRESS, text):
         port = match.group("port")
         scheme = (match.group("scheme") or "").lower()
         number = int(port) if port else SCHEME_PORTS.get(scheme)
@@ -281,15 +283,7 @@ def marker_watch(container: dict) -> str | None:
 def creates_file(container: dict, path: str) -> bool:
     """Whether the container's command creates `path` (`touch PATH`, `> PATH`, `>> PATH`), also
     from a `trap` handler."""
-    texts: list[list[str]] = commands_of(container)
-    lifecycle = container.get("lifecycle")
-    if isinstance(lifecycle, dict):
-        for hook in lifecycle.values():
-            run = hook.get("exec") if isinstance(hook, dict) else None
-            command = _words(run.get("command")) if isinstance(run, dict) else []
-            script = shell_script(command)
-            texts.extend(script_commands(script) if script else [command])
-    for words in texts:
+    for words in commands_of(container):
         if words and words[0] == "touch" and path in words[1:]:
             return True
         for index, word in enumerate(words[:-1]):

@@ -17,14 +17,12 @@ A container's `Served` lists its `Endpoint`s and says whether the list is `compl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Source = str  # "declared" | "vendor" | "probe"
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """One port a container listens on.
 
     `stop_path`: an HTTP request to this path makes the program exit (`/quitquitquit`).
@@ -39,8 +37,7 @@ class Endpoint:
     source: Source = "declared"
 
 
-@dataclass(frozen=True)
-class Served:
+class Served(NamedTuple):
     """Everything a container is known to listen on; `complete` when nothing else is possible."""
 
     endpoints: tuple[Endpoint, ...] = ()

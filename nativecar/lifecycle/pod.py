@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from nativecar.changes import line_of
 from nativecar.lifecycle import commands
@@ -25,13 +26,13 @@ if TYPE_CHECKING:
     from nativecar.workloads import Pod
 
 Role = Literal["init", "sidecar", "app"]
+_WORDS = ("command", "args", "env", "lifecycle")
 DEFAULT_GRACE = 30  # seconds, the API's default terminationGracePeriodSeconds
 # The probe defaults of the Pod API (core/v1 Probe): period 10 s, failure threshold 3.
 PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "failureThreshold": 3}
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):
     """A probe or handler: `port` resolved to a number (None for `exec` or an undeclared name).
 
     `seconds`: the longest a startup probe may take to pass before the kubelet gives up and
@@ -60,9 +61,11 @@ class Container:
     """One container as the kubelet sees it (see the module docstring for `role`).
 
     `keeps_running`: a long-running program that does not exit by itself (a recognised sidecar
-    or one named with `--sidecar`). `marker` / `marker_created_by`: the file its shell wrapper
-    waits for before killing it, and the containers that create that file.
-    `shutdown_seconds`: how long it needs after SIGTERM (its profile's budget).
+    or one named with `--sidecar`). `shutdown_seconds`: how long it needs after SIGTERM (its
+    profile's budget). `dials`, `pre_stop`, `marker`, `requests` and `limits` are read on first
+    use, since most questions never need them: from `words` (its command, args and lifecycle,
+    copied when the model was taken, and its env) and `resources` (no rewrite edits a
+    container's env or resources).
     """
 
     name: str
@@ -74,14 +77,39 @@ class Container:
     startup_probe: Probe | None = None
     post_start: bool = False
     served: Served = field(default_factory=Served)
-    dials: tuple[Dial, ...] = ()
-    pre_stop: PreStop = field(default_factory=lambda: PreStop("none"))
-    marker: str | None = None
-    marker_created_by: tuple[str, ...] = ()
+    words: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     shutdown_seconds: int = 0
-    requests: Mapping[str, float | None] = field(default_factory=dict)
-    limits: Mapping[str, float | None] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     line: int = 0
+
+    @cached_property
+    def dials(self) -> tuple[Dial, ...]:
+        """The loopback addresses it connects to (`commands.dials`)."""
+        return tuple(commands.dials(dict(self.words)))
+
+    @cached_property
+    def pre_stop(self) -> PreStop:
+        """What its preStop hook does (`commands.pre_stop`)."""
+        return commands.pre_stop(dict(self.words))
+
+    @cached_property
+    def marker(self) -> str | None:
+        """The file its shell wrapper waits for before it kills its program (`commands.marker_watch`)."""
+        return commands.marker_watch(dict(self.words))
+
+    def creates(self, path: str) -> bool:
+        """Whether its command creates the file `path` (`commands.creates_file`)."""
+        return commands.creates_file(dict(self.words), path)
+
+    @cached_property
+    def requests(self) -> Mapping[str, float | None]:
+        """Its resource requests (cpu in cores, memory in bytes; 0 when absent, None unreadable)."""
+        return {resource: amounts(self.resources, "requests", resource) for resource in RESOURCES}
+
+    @cached_property
+    def limits(self) -> Mapping[str, float | None]:
+        """Its resource limits (infinity when absent, None unreadable)."""
+        return {resource: amounts(self.resources, "limits", resource) for resource in RESOURCES}
 
 
 @dataclass(frozen=True)
@@ -94,6 +122,7 @@ class PodModel:
     grace: int | None
     containers: tuple[Container, ...]
     line: int = 0
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # `analysis` answers
 
     def role(self, *roles: Role) -> list[Container]:
         return [container for container in self.containers if container.role in roles]
@@ -115,13 +144,6 @@ def read(pod: Pod, context: Context) -> PodModel:
     entries = [(c, "sidecar" if c.get("restartPolicy") == "Always" else "init") for c in init]
     entries += [(c, "app") for c in apps]
     containers = [_container(pod, context, raw, role) for raw, role in entries]  # type: ignore[arg-type]
-    markers = {c.name: c.marker for c in containers if c.marker}
-    if markers:
-        creators = {
-            name: tuple(str(raw.get("name")) for raw, _ in entries if commands.creates_file(raw, path))
-            for name, path in markers.items()
-        }
-        containers = [_with(c, marker_created_by=creators[c.name]) if c.name in creators else c for c in containers]
     grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
     policy = spec.get("restartPolicy", "Always")  # the API's default
     return PodModel(
@@ -134,10 +156,21 @@ def read(pod: Pod, context: Context) -> PodModel:
     )
 
 
-def _with(container: Container, **changes: Any) -> Container:
-    from dataclasses import replace
+def app_seconds(pod: Pod, context: Context) -> int | None:
+    """How long the regular containers of `pod` may take to stop and still leave its native
+    sidecars their shutdown budgets (`analysis.termination`), read without a whole model."""
+    from nativecar import vendors
+    from nativecar.profiles import generic
 
-    return replace(container, **changes)
+    grace = pod.spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+    if not isinstance(grace, int) or isinstance(grace, bool):
+        return None
+    budget = 0
+    for raw in pod.containers("initContainers"):
+        if isinstance(raw, dict) and raw.get("restartPolicy") == "Always":
+            profile = context.recognise(raw.get("name"), str(raw.get("image") or ""))
+            budget += vendors.shutdown_seconds(pod, raw, profile or generic(str(raw.get("name"))))
+    return max(0, grace - budget)
 
 
 def _container(pod: Pod, context: Context, raw: dict, role: Role) -> Container:
@@ -163,14 +196,23 @@ def _container(pod: Pod, context: Context, raw: dict, role: Role) -> Container:
         startup_probe=_probe(raw.get("startupProbe"), ports),
         post_start=commands.has_post_start(raw),
         served=ports,
-        dials=tuple(commands.dials(raw)),
-        pre_stop=commands.pre_stop(raw),
-        marker=commands.marker_watch(raw),
+        words={
+            key: list(raw[key]) if key != "env" and isinstance(raw[key], list) else raw[key]
+            for key in _WORDS
+            if key in raw
+        },
         shutdown_seconds=budget,
-        requests={resource: amounts(raw, "requests", resource) for resource in RESOURCES},
-        limits={resource: amounts(raw, "limits", resource) for resource in RESOURCES},
+        resources={"resources": raw["resources"]} if "resources" in raw else {},
         line=line_of(raw),
     )
+
+
+def _snapshot(value: Any, key: str) -> Any:
+    """`command`, `args` and `lifecycle` as they are now (rewrites append flags to the lists and
+    set or drop hooks in `lifecycle`); `env` as it is."""
+    if key in ("command", "args") and isinstance(value, list):
+        return list(value)
+    return dict(value) if key == "lifecycle" and isinstance(value, dict) else value
 
 
 def _probe(value: Any, ports: Served) -> Probe | None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 RESOURCES = ("cpu", "memory")
 Kind = Literal["requests", "limits"]
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$")
+_QUANTITY = r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$"  # compiled on first use
 _SUFFIX = {
     None: 1,
     "m": 1e-3,
@@ -44,7 +44,7 @@ def quantity(value: object) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    match = _QUANTITY.match(str(value).strip())
+    match = re.match(_QUANTITY, str(value).strip())
     if not match:
         return None
     return float(match.group(1)) * _SUFFIX[match.group(2)]

@@ -14,14 +14,13 @@ What was already so before the conversion is not the conversion's doing and is n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nativecar.lifecycle import analysis
 from nativecar.lifecycle.pod import PodModel
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """`problems`: why the conversion would break the pod (empty when it is safe)."""
 
     problems: tuple[str, ...] = ()
@@ -59,13 +58,30 @@ def verify(before: PodModel, after: PodModel) -> Verdict:
     done_after = analysis.completion(after)
     if done_before.status == "completes" and done_after.status != "completes":
         problems.append(f"the pod would no longer complete: {_blockers(done_after)}")
-    had = analysis.termination(before).app_seconds
-    has = analysis.termination(after).app_seconds
+    had = analysis.app_seconds(before)
+    has = analysis.app_seconds(after)
     if had is not None and has is not None and has < had:
         problems.append(
             f"the app would have {has} s to shut down instead of {had} s (raise terminationGracePeriodSeconds)"
         )
     return Verdict(tuple(problems))
+
+
+def clean(after: PodModel, had_app_seconds: int | None) -> bool:
+    """Whether `after` has nothing `verify` could hold against it, whatever the pod was before:
+    no gate that fails, no shared port, no unreachable sidecar, a pod that completes (or is not
+    meant to), and at least `had_app_seconds` for the app to stop. Cheap: no model of the pod as
+    it was is needed; `verify` is only asked when this is False."""
+    if any(gate.status in ("never", "other") for gate in analysis.start(after)):
+        return False
+    if analysis.conflicts(after):
+        return False
+    if any(_is_sidecar(after, unreached.server) for unreached in analysis.unreachable(after)):
+        return False
+    if analysis.completion(after).status not in ("completes", "not-applicable"):
+        return False
+    has = analysis.app_seconds(after)
+    return had_app_seconds is None or (has is not None and has >= had_app_seconds)
 
 
 def _is_sidecar(model: PodModel, name: str) -> bool:

@@ -50,14 +50,20 @@ class Context:
     profiles: tuple[Profile, ...] = field(default_factory=builtins)
     injection: Injection | None = None
 
+    recognised: dict[tuple[Any, Any], Profile | None] = field(default_factory=dict, compare=False, repr=False)
+
     def recognise(self, name: str | None, image: str | None) -> Profile | None:
-        """The profile of a container that is a known sidecar, or None for an app container."""
-        for profile in self.profiles:
-            if profile.match.matches(name, image):
-                return profile
-        if name is not None and name in self.sidecar_names:
-            return generic(name)
-        return None
+        """The profile of a container that is a known sidecar, or None for an app container
+        (remembered per name and image: a run asks about the same containers many times)."""
+        key = (name, image)
+        if key in self.recognised:
+            return self.recognised[key]
+        found = next((profile for profile in self.profiles if profile.match.matches(name, image)), None)
+        if found is None and name is not None and name in self.sidecar_names:
+            found = generic(name)
+        if isinstance(name, str | None) and isinstance(image, str | None):
+            self.recognised[key] = found
+        return found
 
     @property
     def native_sidecars_available(self) -> bool:

@@ -12,6 +12,7 @@ own metadata or its pod template's.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -82,6 +83,7 @@ class Stream(NamedTuple):
         return found
 
 
+@functools.cache
 def modules() -> list[Any]:
     return [importlib.import_module(f"nativecar.rules.{name}") for name in MODULES]
 
@@ -93,22 +95,28 @@ def rules() -> list[Rule]:
 Locate = Callable[[Any, Any, Pod], tuple[int, int]]
 
 
-def run(pods: list[Pod], services: list[dict], context: Context, locate: Locate | None = None) -> list[Change]:
+def run(
+    pods: list[Pod],
+    services: list[dict],
+    context: Context,
+    locate: Locate | None = None,
+    models: dict[int, PodModel] | None = None,
+) -> list[Change]:
     """Every finding of every rule on these pods, in document order.
 
     `locate(value, key, pod)` gives the (line, column) a finding about `value` (or its `key`) is
     reported at; by default where the value stands in the source the pods were read from.
+    `models`: lifecycle models already read, by `id(pod)`.
     """
-    stream = Stream(pods=pods, services=services, models={})
+    stream = Stream(pods=pods, services=services, models=dict(models or {}))
     findings: list[Change] = []
-    loaded = modules()
+    checks = [(module.RULE, module.check) for module in modules()]
     for pod in pods:
         ignored = _ignored(pod)
-        for module in loaded:
-            rule: Rule = module.RULE
-            if "all" in ignored or rule.id in ignored or rule.name in ignored:
+        for rule, check in checks:
+            if ignored and ("all" in ignored or rule.id in ignored or rule.name in ignored):
                 continue
-            for problem in module.check(pod, context, stream):
+            for problem in check(pod, context, stream):
                 line, column = locate(problem.at, problem.key, pod) if locate else position(problem.at, problem.key)
                 findings.append(
                     Change(pod.label, problem.message, "finding", line, column, rule=rule.id, severity=rule.severity)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nativecar import vendors
-from nativecar.lifecycle.commands import pre_stop
-from nativecar.profiles import generic
 from nativecar.rewrites import Context
-from nativecar.rules import Problem, Rule, Stream, named, native_sidecars
+from nativecar.rules import Problem, Rule, Stream
 from nativecar.workloads import Pod
 
 APP_MINIMUM = 5  # seconds an app is assumed to need when its preStop says nothing longer
@@ -29,18 +26,15 @@ RULE = Rule(
 
 
 def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
-    sidecars = native_sidecars(pod)
-    if not sidecars:
+    model = stream.model(pod, context)
+    sidecars = model.role("sidecar")
+    if not sidecars or model.grace is None:
         return
-    budget = 0
-    for sidecar in sidecars:
-        profile = context.recognise(sidecar.get("name"), sidecar.get("image")) or generic(str(sidecar.get("name")))
-        budget += vendors.shutdown_seconds(pod, sidecar, profile)
-    app = max([APP_MINIMUM, *(pre_stop(c).seconds for c in named(pod.containers()))])
-    grace = pod.spec.get("terminationGracePeriodSeconds", 30)
-    if isinstance(grace, int) and not isinstance(grace, bool) and grace < app + budget:
+    budget = sum(sidecar.shutdown_seconds for sidecar in sidecars)
+    app = max([APP_MINIMUM, *(container.pre_stop.seconds for container in model.role("app"))])
+    if model.grace < app + budget:
         yield Problem(
-            f"terminationGracePeriodSeconds {grace} < {app + budget} "
+            f"terminationGracePeriodSeconds {model.grace} < {app + budget} "
             f"({app} s for the app, {budget} s for its sidecars to stop after it)",
             pod.spec,
             "terminationGracePeriodSeconds" if "terminationGracePeriodSeconds" in pod.spec else None,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nativecar.lifecycle.commands import pre_stop
 from nativecar.rewrites import Context
-from nativecar.rules import Problem, Rule, Stream, native_sidecars
+from nativecar.rules import Problem, Rule, Stream, raw
 from nativecar.workloads import Pod
 
 RULE = Rule(
@@ -24,9 +23,8 @@ RULE = Rule(
 
 
 def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
-    for sidecar in native_sidecars(pod):
-        hook = pre_stop(sidecar)
+    for sidecar in stream.model(pod, context).role("sidecar"):
+        hook = sidecar.pre_stop
         if hook.kind == "sleep":
-            seconds = hook.seconds
-            how_long = f"{seconds} s" if seconds else "for a while"
-            yield Problem(f"sidecar {sidecar.get('name')} sleeps {how_long} in preStop", sidecar, "lifecycle")
+            how_long = f"{hook.seconds} s" if hook.seconds else "for a while"
+            yield Problem(f"sidecar {sidecar.name} sleeps {how_long} in preStop", raw(pod, sidecar), "lifecycle")

@@ -40,27 +40,30 @@ RULE = Rule(
 def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     model = stream.model(pod, context)
     for container in model.containers:
-        manifest = raw(pod, container)
-        if not container.keeps_running and container.role != "sidecar":
-            for dial in container.dials:
-                target = _stopped_by(model, dial, context)
-                if target is not None:
-                    key = dial.where.split(" ", 1)[0]
-                    yield Problem(
-                        f"{container.name} stops {target} itself ({dial.text}); a native sidecar is stopped "
-                        "after the app exits, so this can go",
-                        manifest,
-                        key if key in manifest else None,
-                    )
-                    break
-        if container.marker:
-            key = "args" if container.marker not in str(manifest.get("command", "")) else "command"
-            yield Problem(
-                f"{container.name}'s script kills it once {container.marker} appears; a native sidecar is "
-                "stopped after the app exits, so the loop can go",
-                manifest,
-                key if key in manifest else None,
-            )
+        if container.keeps_running or container.role == "sidecar":
+            marker = container.marker  # only a sidecar's wrapper script kills its program on a marker
+            if marker:
+                manifest = raw(pod, container)
+                key = "args" if marker not in str(manifest.get("command", "")) else "command"
+                yield Problem(
+                    f"{container.name}'s script kills it once {marker} appears; a native sidecar is "
+                    "stopped after the app exits, so the loop can go",
+                    manifest,
+                    key if key in manifest else None,
+                )
+            continue
+        for dial in container.dials:
+            target = _stopped_by(model, dial, context)
+            if target is not None:
+                manifest = raw(pod, container)
+                key = dial.where.split(" ", 1)[0]
+                yield Problem(
+                    f"{container.name} stops {target} itself ({dial.text}); a native sidecar is stopped "
+                    "after the app exits, so this can go",
+                    manifest,
+                    key if key in manifest else None,
+                )
+                break
     for container in named([*pod.containers(), *pod.containers("initContainers")]):
         for entry in named(container.get("env") or []):
             if entry.get("name") == DRAIN_ON_IDLE:

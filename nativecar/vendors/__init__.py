@@ -20,6 +20,7 @@ Each vendor module may define any of three hooks; a missing hook means "nothing 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from types import ModuleType
 from typing import Any
@@ -31,10 +32,13 @@ from nativecar.workloads import Pod
 _MODULES = {"istio": "istio", "linkerd": "linkerd", "cloud-sql-proxy": "cloudsql"}
 
 
+@functools.cache
+def _vendor_module(vendor: str) -> ModuleType:
+    return importlib.import_module(f"nativecar.vendors.{_MODULES[vendor]}")
+
+
 def _module(profile: Profile) -> ModuleType | None:
-    if profile.vendor is None:
-        return None
-    return importlib.import_module(f"nativecar.vendors.{_MODULES[profile.vendor]}")
+    return None if profile.vendor is None else _vendor_module(profile.vendor)
 
 
 def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:

@@ -57,14 +57,23 @@ def startup_probe(pod: Pod, container: dict, profile: Profile, taken: set[int]) 
 
 
 def serves(pod: Pod, container: dict, profile: Profile) -> Served:
-    """The profile's ports, with pilot-agent's status port where the pod's annotation moves it."""
-    status = port_number(pod.annotations.get(STATUS_PORT, DEFAULT_STATUS_PORT))
-    endpoints = [
-        endpoint(port, status if port.name == "status" and status is not None else None)
-        for port in profile.serves
-        if not (port.name == "status" and str(pod.annotations.get(STATUS_PORT, "")) == "0")
-    ]
-    return Served(tuple(endpoints), complete=True)
+    """The profile's ports, with pilot-agent's status port where the pod's annotation moves it
+    (port "0" turns the status server off)."""
+    status = str(pod.annotations.get(STATUS_PORT, DEFAULT_STATUS_PORT))
+    key = (id(profile), status)
+    found = _SERVED.get(key)
+    if found is None:
+        number = port_number(status)
+        endpoints = [
+            endpoint(port, number if port.name == "status" else None)
+            for port in profile.serves
+            if port.name != "status" or number is not None
+        ]
+        found = _SERVED[key] = Served(tuple(endpoints), complete=True)
+    return found
+
+
+_SERVED: dict[tuple[int, str], Served] = {}  # profiles live as long as the process
 
 
 def _has_pre_stop(container: dict) -> bool:

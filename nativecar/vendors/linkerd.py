@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
 from typing import Any
 
 from nativecar.lifecycle.network import Served, is_loopback, listen_address
@@ -77,9 +76,9 @@ def serves(pod: Pod, container: dict, profile: Profile) -> Served:
         address = listen_address(values.get(LISTEN.get(port.name, "")))
         moved = endpoint(port, address[1] if address else None)
         if address is not None:
-            moved = replace(moved, loopback=is_loopback(address[0]))
+            moved = moved._replace(loopback=is_loopback(address[0]))
         if moved.stop_path and values.get(SHUTDOWN_ENDPOINT, "true").lower() == "false":
-            moved = replace(moved, stop_path=None)
+            moved = moved._replace(stop_path=None)
         endpoints.append(moved)
     return Served(tuple(endpoints), complete=True)
 
