@@ -18,6 +18,7 @@ from nativecar.documents import InputError
 
 if TYPE_CHECKING:
     from nativecar.report import Report
+    from nativecar.rewrites import Injection
 from nativecar.settings import (
     Settings,
     UsageError,
@@ -75,6 +76,33 @@ ConfigFile = Annotated[
         show_default=False,
     ),
 ]
+
+
+Mode = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="webhook: ask the cluster's injector for a native sidecar (default for istio and linkerd); "
+        "manual: render the sidecar into the manifest.",
+        show_default=False,
+    ),
+]
+Values = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="A profile value, KEY=VALUE (repeatable); `nativecar profiles NAME` lists them.",
+        show_default=False,
+    ),
+]
+Force = Annotated[bool, typer.Option("--force", help="Inject into pods that opt out of injection.")]
+
+
+def injection_request(reference: str, mode: str | None, values: list[str] | None, force: bool) -> Injection:
+    """What `-p`, `--mode`, `--set` and `--force` ask for (UsageError or InputError when wrong)."""
+    from nativecar.rewrites import inject as injecting
+
+    return injecting.request(injecting.load_profile(reference), mode, values or [], force)
 
 
 def _version(value: bool) -> None:
@@ -174,24 +202,9 @@ def inject(
             show_default=False,
         ),
     ] = ...,  # type: ignore[assignment]
-    mode: Annotated[
-        str | None,
-        typer.Option(
-            "--mode",
-            help="webhook: ask the cluster's injector for a native sidecar (default for istio and linkerd); "
-            "manual: render the sidecar into the manifest.",
-            show_default=False,
-        ),
-    ] = None,
-    values: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="A profile value, KEY=VALUE (repeatable); `nativecar profiles NAME` lists them.",
-            show_default=False,
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Inject into pods that opt out of injection.")] = False,
+    mode: Mode = None,
+    values: Values = None,
+    force: Force = False,
     in_place: InPlace = False,
     check: Check = False,
     diff: Diff = False,
@@ -243,10 +256,7 @@ def _execute(
         if in_place and (check or diff):
             raise UsageError("--in-place writes files; --check and --diff never do: choose one")
         if injection is not None:
-            from nativecar.rewrites import inject as injecting
-
-            reference, mode, values, force = injection
-            request = injecting.request(injecting.load_profile(reference), mode, values or [], force)
+            request = injection_request(*injection)
     report.quiet = settings.quiet
     code = run(paths or [], settings, Output(in_place=in_place, check=check, diff=diff), report, injection=request)
     raise typer.Exit(code)
@@ -304,14 +314,9 @@ def explain(
             show_default=False,
         ),
     ] = None,
-    mode: Annotated[
-        str | None, typer.Option("--mode", help="With -p: webhook or manual, as for inject.", show_default=False)
-    ] = None,
-    values: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="With -p: a profile value, KEY=VALUE (repeatable).", show_default=False),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="With -p: inject into pods that opt out.")] = False,
+    mode: Mode = None,
+    values: Values = None,
+    force: Force = False,
     kube_version: KubeVersion = None,
     sidecar: Sidecar = None,
     feature_gates: FeatureGates = None,
@@ -333,9 +338,7 @@ def explain(
         if output_format not in ("text", "json", "svg"):
             raise UsageError(f"--format must be text, json or svg, not {output_format!r}")
         if profile is not None:
-            from nativecar.rewrites import inject as injecting
-
-            request = injecting.request(injecting.load_profile(profile), mode, values or [], force)
+            request = injection_request(profile, mode, values, force)
         elif mode is not None or values or force:
             raise UsageError("--mode, --set and --force go with -p/--profile")
     raise typer.Exit(run_explain(paths or [], settings, output_format, report, injection=request))

@@ -193,14 +193,18 @@ def _field(console: Any, label: str, lines: list[str], style: str | None = None)
             console.print((head if number == 0 else indent) + part, style=style, highlight=False)
 
 
-def _side(console: Any, title: str, model: PodModel, span: float) -> None:
+def _side(console: Any, title: str, model: PodModel, span: float, was: PodModel | None = None) -> None:
     words = sections(model)
     console.print(f"  {title}", style="bold", highlight=False)
     _chart(console, timeline(model, WIDTH, span))
     _field(console, "start", words["start"])
     _field(console, "complete", [words["complete"]])
     _field(console, "stop", words["stop"])
-    _field(console, "requests", [words["requests"]])
+    requests = words["requests"]
+    if was is not None:
+        before = request_words(was)
+        requests = "unchanged" if before == requests else f"{requests} (was {before})"
+    _field(console, "requests", [requests])
 
 
 def render(explained: Explained, console: Any, verb: str) -> None:
@@ -222,7 +226,7 @@ def render(explained: Explained, console: Any, verb: str) -> None:
             span = max(timeline(model, WIDTH).seconds for model in (item.before, item.after) if model is not None)
             _side(console, "as it is", item.before, span)
             if item.after is not None:
-                _side(console, f"after {verb}", item.after, span)
+                _side(console, f"after {verb}", item.after, span, item.before)
                 _field(console, "changes", [change.message for change in item.changes if change.action == "changed"])
             else:
                 reasons = [change.message for change in item.changes if change.action == "skipped"]

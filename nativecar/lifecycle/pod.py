@@ -132,8 +132,9 @@ class PodModel:
 
     @property
     def runs_to_completion(self) -> bool:
-        """Whether the pod is meant to finish (restartPolicy Never or OnFailure, as in every Job)."""
-        return self.restart_policy in ("Never", "OnFailure")
+        """Whether the pod is meant to finish: restartPolicy Never or OnFailure, as every Job's
+        pod template must have (the API rejects a Job's `Always`)."""
+        return self.restart_policy in ("Never", "OnFailure") or self.kind in ("Job", "CronJob")
 
 
 def read(pod: Pod, context: Context) -> PodModel:
