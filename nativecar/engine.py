@@ -16,7 +16,7 @@ column in the rewritten text).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -59,8 +59,15 @@ class Rewritten:
     root: Node
 
 
-def process(source: Source, context: Context) -> Outcome:
-    """Run the rewrites over every document of `source` (raises `InputError` on bad input)."""
+Positions = Literal["output", "input"]
+
+
+def process(source: Source, context: Context, positions: Positions = "output") -> Outcome:
+    """Run the rewrites over every document of `source` (raises `InputError` on bad input).
+
+    `positions`: where the findings left for the user point: into the rewritten text (for a file
+    rewritten in place), or into `source` as it is (when nothing is written back to it).
+    """
     outcome = Outcome(source=source, text=source.text)
     edits: list[Edit] = []
     shift = 0  # lines the edits so far added
@@ -96,11 +103,11 @@ def process(source: Source, context: Context) -> Outcome:
         if deferred:
             pending.append(item)
         elif item.pods:
-            outcome.changes.extend(_left_for_you([item], [], context, outcome.changes))
+            outcome.changes.extend(_left_for_you([item], [], context, outcome.changes, positions))
     if edits:
         outcome.text = apply(source.text, edits)
     if pending:
-        outcome.changes.extend(_left_for_you(pending, services, context, outcome.changes))
+        outcome.changes.extend(_left_for_you(pending, services, context, outcome.changes, positions))
     return outcome
 
 
@@ -201,7 +208,11 @@ def _kind(root: Node) -> str | None:
 
 
 def _left_for_you(
-    items: list[Rewritten], services: list[tuple[Document, int]], context: Context, changes: list[Change]
+    items: list[Rewritten],
+    services: list[tuple[Document, int]],
+    context: Context,
+    changes: list[Change],
+    positions: Positions = "output",
 ) -> list[Change]:
     """The `check` findings on the pods this run changed, at their place in the rewritten text.
 
@@ -216,6 +227,10 @@ def _left_for_you(
     models = {key: value for item in items for key, value in item.models.items()}
     service_models = [build(document.root) for document, _ in services]
     pods = [pod for item in items for pod in item.pods]
+    warned = {(change.workload, change.rule) for change in changes if change.action == "warning" and change.rule}
+    if positions == "input":
+        found = rules.run(pods, service_models, context, locate=_in_source, models=models)
+        return [finding for finding in found if (finding.workload, finding.rule) not in warned]
     if not rules.run(pods, service_models, context, models=models):
         return []
     located: list[Pod] = []
@@ -235,9 +250,21 @@ def _left_for_you(
                     return line + offset, column
         return (line + offsets[id(pod)], column) if line else (0, 0)
 
-    warned = {(change.workload, change.rule) for change in changes if change.action == "warning" and change.rule}
     found = rules.run(located, service_models, context, locate=locate)
     return [finding for finding in found if (finding.workload, finding.rule) not in warned]
+
+
+def _in_source(value: Any, key: Any, pod: Pod) -> tuple[int, int]:
+    """Where a value of the rewritten model stood in the source; what a rewrite added has no
+    place there, so it is reported at its container (or its pod)."""
+    line, column = position(value, key)
+    if line:
+        return line, column
+    for where in ("initContainers", "containers"):
+        for container in pod.containers(where):
+            if isinstance(container, dict) and _contains(container, value) and getattr(container, "node", None):
+                return position(container)
+    return position(pod.template)
 
 
 def _contains(tree: Any, value: Any) -> bool:

@@ -31,14 +31,13 @@ def start_words(model: PodModel) -> list[str]:
     """The start sequence, one line per step."""
     lines = []
     step = 0
-    for gate in analysis.start(model):
+    gates = {gate.container: gate for gate in analysis.start(model)}
+    for container in model.role("init", "sidecar"):
+        gate = gates[container.name]
         step += 1
-        container = model.named(gate.container)
-        if container is None:
-            continue
         if container.role == "init":
             done = "never exits, so nothing after it starts" if gate.status == "never" else "runs to its end"
-            lines.append(f"{step}. {gate.container} (init container) {done}")
+            lines.append(f"{step}. {container.name} (init container) {done}")
             continue
         waits = {
             "startupProbe": f"the next step waits until its startupProbe {container.startup_probe.describe()} passes"
@@ -47,19 +46,23 @@ def start_words(model: PodModel) -> list[str]:
             "postStart": "the next step waits until its postStart hook returns",
             "process": "nothing waits for it to be ready: it has no startup probe",
         }[gate.kind]
-        verdict = {"never": f"; that can never happen: {gate.reason}", "other": f"; but {gate.reason}"}.get(
-            gate.status, ""
-        )
-        if gate.status == "unknown":
-            verdict = f" ({gate.reason})"
-        lines.append(f"{step}. {gate.container} (sidecar) starts; {waits}{verdict}")
-    apps = model.role("app")
-    if apps:
-        names = _names(container.name for container in apps)
-        together = "starts" if len(apps) == 1 else "start together"
-        lines.append(f"{step + 1}. {names} {together}" + (", once the init containers are done" if step else ""))
-        daemons = [container.name for container in apps if container.keeps_running]
-        others = [container.name for container in apps if not container.keeps_running]
+        lines.append(f"{step}. {container.name} (sidecar) starts; {waits}{_verdict(gate)}")
+    wave: list[str] = []
+    for container in model.role("app"):
+        wave.append(container.name)
+        gate = gates.get(container.name)
+        if gate is not None:  # a postStart hook: the next regular container waits for it
+            step += 1
+            lines.append(
+                f"{step}. {_starts(wave, step > 1)}; the next one waits until {container.name}'s postStart hook "
+                f"returns{_verdict(gate)}"
+            )
+            wave = []
+    if wave:
+        step += 1
+        lines.append(f"{step}. {_starts(wave, step > 1)}")
+        daemons = [name for name in wave if model.named(name).keeps_running]  # type: ignore[union-attr]
+        others = [name for name in wave if name not in daemons]
         if daemons and others:
             lines.append(
                 f"   nothing makes {_names(others)} wait for {_names(daemons)}: they may use it before it is ready"
@@ -70,8 +73,23 @@ def start_words(model: PodModel) -> list[str]:
             f"{unreached.container} has ended: it cannot connect"
         )
     for conflict in analysis.conflicts(model):
-        lines.append(f"   {_names(conflict.containers)} both listen on :{conflict.port}: only one of them can")
+        lines.append(f"   {_names(conflict.containers)} both listen on {conflict.describe()}: only one of them can")
     return lines
+
+
+def _starts(names: list[str], after: bool) -> str:
+    verb = "starts" if len(names) == 1 else "start together"
+    return f"{_names(names)} {verb}" + (", once the steps before are done" if after else "")
+
+
+def _verdict(gate: analysis.Gate) -> str:
+    """What stands in a gate's way, if anything."""
+    return {
+        "never": f"; that can never happen: {gate.reason}",
+        "other": f"; but {gate.reason}",
+        "waits": f"; that may never happen: {gate.reason}",
+        "unknown": f" ({gate.reason})",
+    }.get(gate.status, "")
 
 
 def complete_words(model: PodModel) -> str:
@@ -95,6 +113,11 @@ def complete_words(model: PodModel) -> str:
     parts = [f"completes when {apps} {exit_}" if apps else "completes"]
     for stop in completion.stops:
         parts.append(f"{stop.by} stops {stop.container} itself ({stop.how})")
+        if stop.conditional:
+            parts.append(
+                f"only when the commands before that call succeed: if they fail, {stop.container} keeps running "
+                f"and the {model.kind} never completes"
+            )
     sidecars = [c.name for c in model.role("sidecar")]
     if sidecars:
         parts.append(f"the kubelet then stops {_names(sidecars)}")
@@ -104,29 +127,33 @@ def complete_words(model: PodModel) -> str:
 def stop_words(model: PodModel) -> list[str]:
     """How the pod stops and who gets how much of the grace period."""
     stop = analysis.termination(model)
-    grace = f"{stop.grace} s" if stop.grace is not None else "a grace period that is not a number"
+    whole = f"the whole {stop.grace} s" if stop.grace is not None else "the grace period (not a number here)"
     lines = []
     if stop.pre_stops:
         hooks = ", ".join(f"{name} ({hook.text or hook.kind})" for name, hook in stop.pre_stops)
         lines.append(f"preStop hooks start at once: {hooks}")
+    if not stop.together and not stop.sequence:
+        return [*lines, "nothing to stop: the pod has no containers"]
     apps = _names(stop.together)
+    gets = "gets" if len(stop.together) == 1 else "get"
     if not stop.sequence:
         each = "each with" if len(stop.together) > 1 else "with"
-        lines.append(f"{apps} get SIGTERM together, {each} the whole {grace}")
+        lines.append(f"{apps} {gets} SIGTERM together, {each} {whole}")
         daemons = [c.name for c in model.role("app") if c.keeps_running]
         if daemons and len(stop.together) > len(daemons):
             lines.append(f"{_names(daemons)} may stop before the others have drained: nothing orders them")
-    else:
-        share = f"up to {stop.app_seconds} s of the {grace}" if stop.app_seconds is not None else f"within {grace}"
-        gets = "gets" if len(stop.together) == 1 else "get"
-        lines.append(f"{apps} {gets} SIGTERM ({share})")
-        if len(stop.sequence) == 1:
-            lines.append(f"then {stop.sequence[0]} gets SIGTERM, with the rest (it needs {stop.sidecar_seconds} s)")
-        else:
-            lines.append(
-                f"then {', '.join(stop.sequence)} get SIGTERM one at a time, in reverse order, with the rest "
-                f"(they need {stop.sidecar_seconds} s)"
-            )
+        return lines
+    if stop.together:
+        lines.append(f"{apps} {gets} SIGTERM and may use {whole}")
+    order = "one at a time, in reverse order, " if len(stop.sequence) > 1 else ""
+    verb = "gets" if len(stop.sequence) == 1 else "get"
+    need = f"{'it needs' if len(stop.sequence) == 1 else 'they need'} {stop.sidecar_seconds} s"
+    budget = (
+        f", so {apps} should be done within {stop.app_seconds} s"
+        if stop.together and stop.app_seconds is not None
+        else ""
+    )
+    lines.append(f"then {', '.join(stop.sequence)} {verb} SIGTERM {order}with what is left ({need}{budget})")
     for name, text in stop.early:
         lines.append(f"{name}'s preStop ({text}) stops it as termination starts, while the app still drains")
     return lines

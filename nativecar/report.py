@@ -97,8 +97,9 @@ class Report:
             if change.action == "warning":
                 self.warnings += 1
                 if not self.quiet:
-                    line = f":{change.line}" if change.line else ""
-                    self._print(f"{name}{line}: warning: {workload}: {change.message}", "yellow")
+                    where = f":{change.line}" + (f":{change.column}" if change.column else "") if change.line else ""
+                    kind = f"warning {change.rule}" if change.rule else "warning"
+                    self._print(f"{name}{where}: {kind}: {workload}: {change.message}", "yellow")
             elif change.action == "finding":
                 self.left += 1
                 if not self.quiet:

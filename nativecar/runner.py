@@ -63,7 +63,9 @@ def run(
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
     context = context_for(settings, injection)
-    results = _gather(inputs, lambda source: engine.process(source, context), report)
+    # Findings point into the file as the user will find it: rewritten with -i, as it is otherwise.
+    positions: engine.Positions = "output" if output.in_place else "input"
+    results = _gather(inputs, lambda source: engine.process(source, context, positions), report)
     if results is None:
         return report.exit_code
     for item, outcome in results:

@@ -63,8 +63,10 @@ def test_the_stop_words_give_the_grace_period_shares() -> None:
         == "migrate and cloud-sql-proxy get SIGTERM together, each with the whole 30 s"
     )
     after = explain.stop_words(item.after)
-    assert after[0] == "migrate gets SIGTERM (up to 30 s of the 35 s)"
-    assert after[1] == "then cloud-sql-proxy gets SIGTERM, with the rest (it needs 5 s)"
+    assert after[0] == "migrate gets SIGTERM and may use the whole 35 s"
+    assert after[1] == (
+        "then cloud-sql-proxy gets SIGTERM with what is left (it needs 5 s, so migrate should be done within 30 s)"
+    )
 
 
 def test_the_svg_is_a_picture_that_names_every_container() -> None:
@@ -121,3 +123,20 @@ def test_bad_input_is_one_line_exit_2_and_nothing_on_stdout(tmp_path: Path) -> N
     assert usage.returncode == 2 and usage.stdout == b"" and b"--format must be text, json or svg" in usage.stderr
     alone = _run("--set", "x=y", "examples/job.yaml")
     assert alone.returncode == 2 and b"go with -p/--profile" in alone.stderr
+
+
+def test_a_regular_containers_post_start_hook_holds_the_next_one() -> None:
+    """Istio's holdApplicationUntilProxyStarts: the proxy first in `containers` with a postStart."""
+    [item] = _explained(FIXTURES / "vendors" / "istio-pod-hold.yaml")
+    lines = explain.start_words(item.before)
+    hold = next(line for line in lines if "postStart" in line)
+    assert hold.split(". ", 1)[1].startswith("istio-proxy starts")
+    assert "the next one waits until istio-proxy's postStart hook returns" in hold
+    assert lines[lines.index(hold) + 1].split(". ", 1)[1].startswith("hello and world start together")
+    assert not any("nothing makes" in line for line in lines)
+
+
+def test_a_stop_request_after_and_and_is_only_as_good_as_what_comes_before_it() -> None:
+    [item] = _explained(ROOT / "examples" / "job.yaml")
+    words = explain.complete_words(item.before)
+    assert "only when the commands before that call succeed" in words and "never completes" in words

@@ -150,3 +150,101 @@ def test_a_conversion_the_model_rejects_leaves_the_pod_as_it_was_and_says_why() 
     [skip] = [c for c in outcome.changes if c.action == "skipped"]
     assert "left as it was" in skip.message and "storefront" in skip.message and ":8080" in skip.message
     assert not [c for c in outcome.changes if c.action == "changed"]
+
+
+@pytest.mark.parametrize(
+    ("case", "sidecar", "words"),
+    [
+        ("unchanged-exec-probe-on-app", "envoy", "its startupProbe connects to http://127.0.0.1:8080/healthz"),
+        ("unchanged-poststart-waits-app", "envoy", "its postStart hook connects to http://127.0.0.1:8080/healthz"),
+        ("unchanged-linkerd-identity", None, "linkerd-proxy connects to localhost.:8080, which only identity serves"),
+    ],
+)
+def test_a_start_gate_that_waits_for_a_later_container_is_never_created(
+    case: str, sidecar: str | None, words: str
+) -> None:
+    """The class of pods that deadlock once converted: the gate (an exec probe, a postStart hook,
+    the sidecar's own readiness) needs a container that starts only after the gate has passed."""
+    text = fixture_text(f"lifecycle/{case}.yaml")
+    outcome = migrate(text, sidecar_names=(sidecar,) if sidecar else ())
+    assert outcome.text == text
+    [skip] = [c for c in outcome.changes if c.action == "skipped"]
+    assert words in skip.message
+
+
+def test_init_containers_that_reach_the_proxy_without_a_url_get_it_before_them() -> None:
+    spec = _spec(migrate(fixture_text("lifecycle/init-dials-other-forms.yaml")).text)
+    names = [c["name"] for c in spec["initContainers"]]
+    assert names == ["render-config", "cloud-sql-proxy", "wait-for-db", "schema"]
+
+
+def _job(*containers: dict, init: tuple[dict, ...] = ()) -> str:
+    import yaml
+
+    spec = {"restartPolicy": "Never", "containers": list(containers)}
+    if init:
+        spec["initContainers"] = list(init)
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": spec}}}
+    return yaml.safe_dump(job)
+
+
+PROXY = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3"
+
+
+def test_a_tcp_and_a_udp_listener_on_one_number_are_no_conflict() -> None:
+    exporter = {
+        "name": "statsd-exporter",
+        "image": "prom/statsd-exporter",
+        "ports": [{"containerPort": 9125, "protocol": "UDP"}, {"containerPort": 9102}],
+        "readinessProbe": {"httpGet": {"path": "/metrics", "port": 9102}},
+    }
+    app = {"name": "app", "image": "a", "ports": [{"containerPort": 9125}]}
+    outcome = migrate(_job(app, exporter), sidecar_names=("statsd-exporter",))
+    assert not [c for c in outcome.changes if c.action == "skipped"]
+    assert _spec(outcome.text)["initContainers"][0]["name"] == "statsd-exporter"
+    assert not [c for c in outcome.changes if c.rule == "NC017"]
+
+
+def test_a_health_server_on_every_ipv6_address_is_probed() -> None:
+    proxy = {"name": "db", "image": PROXY, "args": ["--health-check", "--http-address=::", "--port=5432", "p:r:a"]}
+    spec = _spec(migrate(_job({"name": "app", "image": "a"}, proxy)).text)
+    assert spec["initContainers"][0]["startupProbe"]["httpGet"]["port"] == 9090
+
+
+def test_a_clash_the_pod_already_had_is_not_blamed_on_the_conversion() -> None:
+    app = {"name": "app", "image": "a", "ports": [{"containerPort": 9102}]}
+    exporter = {
+        "name": "exporter",
+        "image": "e",
+        "ports": [{"containerPort": 9102}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 9102}},
+    }
+    outcome = migrate(_job(app, exporter), sidecar_names=("exporter",))
+    assert not [c for c in outcome.changes if c.action == "skipped"]
+    assert [c.rule for c in outcome.changes if c.action == "finding"] == ["NC017"]  # still reported
+
+
+def test_args_that_are_not_a_list_are_never_overwritten() -> None:
+    proxy = {"name": "db", "image": PROXY, "args": "--port=5432 p:r:a"}
+    outcome = migrate(_job({"name": "app", "image": "a"}, proxy))
+    [sidecar] = _spec(outcome.text)["initContainers"]
+    assert sidecar["args"] == "--port=5432 p:r:a" and "startupProbe" not in sidecar
+    assert any("is not a list" in c.message for c in outcome.changes if c.action == "warning")
+
+
+def test_findings_point_into_the_file_the_user_will_open() -> None:
+    """Rewritten in place: the rewritten file; otherwise (stdout, --check, --diff): the file as it is."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = fixture_text("lifecycle/prestop-quitquitquit.yaml")
+    executable = Path(sys.executable).with_name("nativecar")
+    for flags in (["--check"], ["--diff"], []):
+        result = subprocess.run([str(executable), "migrate", *flags, "-"], input=text.encode(), capture_output=True)
+        [line] = [row for row in result.stderr.decode().splitlines() if "NC015" in row]
+        row, column = (int(part) for part in line.split(":")[1:3])
+        assert text.splitlines()[row - 1][column - 1 :].startswith("lifecycle:")
+    rewritten = migrate(text).text
+    [finding] = [c for c in migrate(text).changes if c.rule == "NC015"]
+    assert rewritten.splitlines()[finding.line - 1][finding.column - 1 :].startswith("lifecycle:")

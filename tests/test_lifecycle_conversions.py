@@ -22,6 +22,8 @@ GROUPS = ("legacy", "probes", "grace", "styles", "vendors", "lifecycle", "upstre
 CONTEXTS = {
     "sidecar-flag.yaml": {"sidecar_names": ("log-shipper",)},
     "unchanged-probe-on-app-port.yaml": {"sidecar_names": ("metrics-agent",)},
+    "unchanged-exec-probe-on-app.yaml": {"sidecar_names": ("envoy",)},
+    "unchanged-poststart-waits-app.yaml": {"sidecar_names": ("envoy",)},
 }
 CASES = sorted(
     [path for group in GROUPS for path in (FIXTURES / group).glob("*.y*ml")] + corpus_files(),

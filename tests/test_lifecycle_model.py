@@ -52,10 +52,15 @@ def test_dials_are_read_from_urls_host_port_options_env_pairs_and_stop_commands(
     container = {
         "command": ["sh", "-c", "psql -h 127.0.0.1 -p 5433 -c 'select 1' && pilot-agent request POST quitquitquit"],
         "env": [{"name": "DB_HOST", "value": "127.0.0.1"}, {"name": "DB_PORT", "value": "5432"}],
-        "args": ["--url=http://localhost:8080/ready"],
     }
-    found = {(dial.port, dial.path) for dial in commands.dials(container)}
-    assert found == {(5433, None), (15000, "/quitquitquit"), (5432, None), (8080, "/ready")}
+    found = {(dial.port, dial.path, dial.conditional) for dial in commands.dials(container)}
+    assert found == {(5433, None, False), (15000, "/quitquitquit", True), (5432, None, False)}
+    argv = {"command": ["/app"], "args": ["--url=http://localhost:8080/ready", "--dsn", "host=localhost. port=6432"]}
+    assert {(dial.port, dial.path) for dial in commands.dials(argv)} == {(8080, "/ready"), (6432, None)}
+    waits = {"command": ["sh", "-c", "until nc -z localhost 5432; do sleep 1; done"]}
+    assert [dial.port for dial in commands.dials(waits)] == [5432]
+    # words after `sh -c SCRIPT` are the script's $0, $1 ...: nothing runs them
+    assert commands.dials({"command": ["sh", "-c", "run"], "args": ["http://localhost:8080/x"]}) == []
 
 
 @pytest.mark.parametrize(

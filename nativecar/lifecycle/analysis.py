@@ -41,13 +41,15 @@ def _memo(question: Callable[[PodModel], T]) -> Callable[[PodModel], T]:
 
 
 GateKind = Literal["exits", "startupProbe", "postStart", "process"]
-Status = Literal["passes", "never", "unknown", "other"]
+Status = Literal["passes", "never", "unknown", "other", "waits"]
 
 
 class Gate(NamedTuple):
     """What lets the next container start after `container`, and whether it can happen.
 
-    `status` is `other` when a different container answers the probe (`answered_by`).
+    `status` is `other` when a different container answers the probe (`answered_by`), and
+    `waits` when the sidecar itself connects to a container that starts only after it (its
+    readiness may wait for it: Linkerd's proxy waits for its identity).
     """
 
     container: str
@@ -59,13 +61,13 @@ class Gate(NamedTuple):
 
 @_memo
 def start(model: PodModel) -> list[Gate]:
-    """The gates of the init containers and sidecars, in the order the kubelet meets them."""
+    """The gates of the init containers, the sidecars and the regular containers with a
+    postStart hook, in the order the kubelet meets them."""
     gates: list[Gate] = []
     running: list[Container] = []
     order = list(model.containers)
     for index, container in enumerate(order):
-        if container.role == "app":
-            continue
+        later = order[index + 1 :]
         if container.role == "init":
             if container.keeps_running:
                 gates.append(
@@ -77,18 +79,72 @@ def start(model: PodModel) -> list[Gate]:
                 gates.append(Gate(container.name, "exits", "passes", f"{container.name} runs to its end"))
             continue
         running.append(container)
-        gates.append(_sidecar_gate(container, running, order[index + 1 :]))
+        if container.role == "sidecar":
+            gates.append(_sidecar_gate(container, running, later))
+        elif container.post_start:
+            found = _needs(container, container.post_start_dials, running, later, "its postStart hook")
+            status, reason = found or ("passes", "once its postStart hook returns")
+            gates.append(Gate(container.name, "postStart", status, reason))
     return gates
 
 
+def _needs(
+    container: Container, dials: tuple[Dial, ...], running: list[Container], later: list[Container], what: str
+) -> tuple[Status, str] | None:
+    """Whether a start gate that connects to `dials` can pass: `never` when one of them is served
+    only by a container that starts after this one; None when it connects to nothing known."""
+    known = False
+    for dial in dials:
+        if dial.port in container.served.ports() or any(
+            dial.port in other.served.ports() for other in running if other is not container
+        ):
+            known = True
+            continue
+        servers = [other for other in later if dial.port in other.served.ports()]
+        if servers:
+            server = servers[0].name
+            return "never", (
+                f"{what} connects to {dial.text}, which only {server} serves, and {server} starts after "
+                f"{container.name} has started"
+            )
+    return ("passes", f"once {what} succeeds") if known else None
+
+
 def _sidecar_gate(container: Container, running: list[Container], later: list[Container]) -> Gate:
+    gate = _signal_gate(container, running, later)
+    if gate.status not in ("passes", "unknown") or gate.kind == "process":
+        return gate
+    own = container.served.ports()
+    for dial in container.dials:
+        if dial.port in own or any(dial.port in other.served.ports() for other in running):
+            continue
+        servers = [other for other in later if dial.port in other.served.binds()]
+        if servers:
+            server = servers[0].name
+            return Gate(
+                container.name,
+                gate.kind,
+                "waits",
+                f"{container.name} connects to {dial.text}, which only {server} serves, and {server} starts only "
+                f"after {container.name} has started: if {container.name} is not ready before it gets through, "
+                "the pod never starts",
+            )
+    return gate
+
+
+def _signal_gate(container: Container, running: list[Container], later: list[Container]) -> Gate:
     name = container.name
     probe = container.startup_probe
     if probe is None:
         if container.post_start:
-            return Gate(name, "postStart", "passes", "once its postStart hook returns")
+            found = _needs(container, container.post_start_dials, running, later, "its postStart hook")
+            status, reason = found or ("passes", "once its postStart hook returns")
+            return Gate(name, "postStart", status, reason)
         return Gate(name, "process", "passes", "as soon as its process exists (no startup signal)")
     if probe.handler == "exec":
+        found = _needs(container, probe.dials, running, later, "its startupProbe")
+        if found is not None:
+            return Gate(name, "startupProbe", *found)
         return Gate(name, "startupProbe", "unknown", "its startupProbe runs a command, which cannot be judged here")
     if probe.port is None:
         return Gate(
@@ -140,10 +196,21 @@ def starts(model: PodModel) -> Status:
 
 
 class Conflict(NamedTuple):
-    """Containers that run at the same time and bind one port."""
+    """Containers that run at the same time and bind one port (names in list order)."""
 
     port: int
     containers: tuple[str, ...]
+    protocol: str = "TCP"
+
+    def describe(self) -> str:
+        """`:9090`, or `:8125/UDP`."""
+        return f":{self.port}" + (f"/{self.protocol}" if self.protocol != "TCP" else "")
+
+    def same(self, other: Conflict) -> bool:
+        """The same clash, whatever order the containers now stand in."""
+        return (self.port, self.protocol) == (other.port, other.protocol) and set(self.containers) == set(
+            other.containers
+        )
 
 
 @_memo
@@ -158,13 +225,13 @@ def conflicts(model: PodModel) -> list[Conflict]:
             groups.append([*sidecars, container])
     groups.append([*sidecars, *model.role("app")])
     for group in groups:
-        owners: dict[int, list[str]] = {}
+        owners: dict[tuple[int, str], list[str]] = {}
         for container in group:
-            for port in container.served.binds():
-                owners.setdefault(port, []).append(container.name)
-        for port, names in owners.items():
+            for bound in container.served.bound():
+                owners.setdefault(bound, []).append(container.name)
+        for (port, protocol), names in owners.items():
             if len(names) > 1:
-                found[(port, tuple(names))] = Conflict(port, tuple(names))
+                found[(port, tuple(names))] = Conflict(port, tuple(names), protocol)
     return sorted(found.values(), key=lambda conflict: conflict.port)
 
 
@@ -191,11 +258,13 @@ def unreachable(model: PodModel) -> list[Unreached]:
 
 
 class Stop(NamedTuple):
-    """How a long-running regular container is stopped: by `by`, doing `how`."""
+    """How a long-running regular container is stopped: by `by`, doing `how`; `conditional`
+    when `by` does it only if what its script runs before succeeded (`work && curl ...`)."""
 
     container: str
     by: str
     how: str
+    conditional: bool = False
 
 
 class Completion(NamedTuple):
@@ -260,7 +329,7 @@ def _stopped(model: PodModel, target: Container) -> Stop | None:
             continue
         for dial in other.dials:
             if dial.stop_request and _answers(target, dial):
-                return Stop(target.name, other.name, f"calls {dial.text}")
+                return Stop(target.name, other.name, f"calls {dial.text}", dial.conditional)
     marker = target.marker
     if marker:
         creator = next(

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"})
-LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0")
+LOOPBACK = ("localhost", "localhost.", "127.0.0.1", "[::1]", "::1", "0.0.0.0")
 STOP_PATHS = frozenset({"/quitquitquit", "/shutdown", "/quit"})
 SCHEME_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "mysql": 3306, "redis": 6379}
 # `pilot-agent request` talks to Envoy's admin port unless --debug-port says otherwise (istio/istio
@@ -35,7 +35,7 @@ PILOT_AGENT_DEBUG_PORT = 15000
 LINKERD_ADMIN_PORT = 4191
 _ADDRESS = (  # compiled by `re` on first use, off the start-up path
     r"(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s'\"]*@)?)?"
-    r"(?P<host>localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)"
+    r"(?P<host>localhost\.?|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)"
     r"(?::(?P<port>\d{1,5}))?(?P<path>/[^\s'\";&|)]*)?"
 )
 _HINTS = (*LOOPBACK, "pilot-agent", "linkerd-await")
@@ -55,12 +55,16 @@ class Invocation(NamedTuple):
 
 
 class Dial(NamedTuple):
-    """A loopback address a container connects to: `port`, the URL `path` if any, and where."""
+    """A loopback address a container connects to: `port`, the URL `path` if any, and where.
+
+    `conditional`: the shell runs it only if the command before it succeeded (`a && b`).
+    """
 
     port: int
     path: str | None
     where: str  # "command", "args", "env NAME", "lifecycle"
     text: str  # what was read, for messages: "localhost:9091/quitquitquit"
+    conditional: bool = False
 
     @property
     def stop_request(self) -> bool:
@@ -128,28 +132,43 @@ def runs_program(container: dict, programs: tuple[str, ...], entrypoint_is_progr
 # -- shell scripts ------------------------------------------------------------------------------
 
 
-def script_commands(script: str) -> list[list[str]]:
-    """The simple commands of a shell script, as word lists, split at `;`, `&&`, `||`, `|`, `&`
-    and newlines; quoted arguments that are scripts themselves (`trap '...' EXIT`, a nested
-    `sh -c`) are read too. A script shlex cannot split yields what it could read."""
+class Step(NamedTuple):
+    """One simple command of a script, and the operator before it (`;`, `&&`, `||`, `|`, `&`,
+    or "" for the first one and for those of a nested script)."""
+
+    words: list[str]
+    after: str
+
+
+def script_steps(script: str) -> list[Step]:
+    """The simple commands of a shell script, split at `;`, `&&`, `||`, `|`, `&` and newlines;
+    quoted arguments that are scripts themselves (`trap '...' EXIT`, a nested `sh -c`) are read
+    too. A script shlex cannot split yields what it could read."""
     lexer = shlex.shlex(script.replace("\\\n", " ").replace("\n", " ; "), posix=True, punctuation_chars=";&|()<>")
     lexer.whitespace_split = True
-    commands: list[list[str]] = []
+    steps: list[Step] = []
     current: list[str] = []
+    operator = ""
     try:
         for token in lexer:
             if token and set(token) <= set(";&|()"):
                 if current:
-                    commands.append(current)
+                    steps.append(Step(current, operator))
                 current = []
+                operator = token if token in ("&&", "||", "|", "&") else ";"
                 continue
             current.append(token)
     except ValueError:  # an unterminated quote: keep what was read
         pass
     if current:
-        commands.append(current)
-    nested = [inner for command in commands for word in command[1:] if " " in word for inner in script_commands(word)]
-    return commands + nested
+        steps.append(Step(current, operator))
+    nested = [inner for step in steps for word in step.words[1:] if " " in word for inner in script_steps(word)]
+    return steps + nested
+
+
+def script_commands(script: str) -> list[list[str]]:
+    """The simple commands of a shell script, as word lists (see `script_steps`)."""
+    return [step.words for step in script_steps(script)]
 
 
 def commands_of(container: dict) -> list[list[str]]:
@@ -174,30 +193,54 @@ def dials(container: dict) -> list[Dial]:
     if not any(hint in text for hint in _HINTS):
         return []  # every address and stop request read below names one of these
     found: list[Dial] = []
-    for key in ("command", "args"):
-        for word in _words(container.get(key)):
-            found.extend(_addresses(word, key))
-    for words in commands_of(container):
-        found.extend(_command_dials(words, "command" if "command" in container else "args"))
+    run = invocation(container)
+    if run.script is not None:
+        where = "args" if run.script in _words(container.get("args")) else "command"
+        for step in script_steps(run.script):
+            found.extend(_step_dials(step.words, where, step.after == "&&"))
+    else:
+        for key in ("command", "args"):
+            for word in _words(container.get(key)):
+                found.extend(_addresses(word, key, False))
+        found.extend(_command_dials(list(run.argv), "command" if "command" in container else "args", False))
     values = {str(entry.get("name")): str(entry.get("value")) for entry in entries if "value" in entry}
     for name, value in values.items():
-        found.extend(_addresses(value, f"env {name}"))
+        found.extend(_addresses(value, f"env {name}", False))
     found.extend(_env_pairs(values))
     return _unique(found)
 
 
-def _addresses(text: str, where: str) -> Iterator[Dial]:
+def handler_dials(handler: Any) -> list[Dial]:
+    """What an `exec` probe or lifecycle handler connects to (`wget 127.0.0.1:8080/healthz`)."""
+    run = handler.get("exec") if isinstance(handler, dict) else None
+    command = _words(run.get("command")) if isinstance(run, dict) else []
+    return dials({"command": command}) if command else []
+
+
+def _step_dials(words: list[str], where: str, conditional: bool) -> Iterator[Dial]:
+    for word in words:
+        yield from _addresses(word, where, conditional)
+    yield from _command_dials(words, where, conditional)
+
+
+def _addresses(text: str, where: str, conditional: bool) -> Iterator[Dial]:
     for match in re.finditer(_ADDRESS, text):
         port = match.group("port")
         scheme = (match.group("scheme") or "").lower()
         number = int(port) if port else SCHEME_PORTS.get(scheme)
         if number is None or not 0 < number < 65536:
             continue
-        yield Dial(port=number, path=match.group("path"), where=where, text=match.group(0))
+        yield Dial(number, match.group("path"), where, match.group(0), conditional)
+    # a libpq-style connection string in one word: "host=localhost port=5432 dbname=x"
+    host = re.search(r"\bhost=([^\s]+)", text)
+    port = re.search(r"\bport=(\d{1,5})\b", text)
+    if host and port and host.group(1).strip("'\"") in LOOPBACK and 0 < int(port.group(1)) < 65536:
+        yield Dial(int(port.group(1)), None, where, f"{host.group(1)} port {port.group(1)}", conditional)
 
 
-def _command_dials(words: list[str], where: str) -> Iterator[Dial]:
-    """Stop requests that name no address, and `--host 127.0.0.1 --port N` pairs."""
+def _command_dials(words: list[str], where: str, conditional: bool) -> Iterator[Dial]:
+    """Stop requests that name no address, `--host 127.0.0.1 --port N` pairs, and a loopback
+    host followed by a port (`nc -z localhost 5432`)."""
     if not words:
         return
     program = _base(words[0])
@@ -206,17 +249,21 @@ def _command_dials(words: list[str], where: str) -> Iterator[Dial]:
         port = _option(words, ("--debug-port",)) or str(PILOT_AGENT_DEBUG_PORT)
         if len(tail) >= 2 and tail[-2 if tail[-1] != "" else -3].upper() in ("POST", "GET") and port.isdigit():
             path = "/" + tail[-1].lstrip("/")
-            yield Dial(int(port), path, where, " ".join(words))
+            yield Dial(int(port), path, where, " ".join(words), conditional)
     if program == "linkerd-await":
         options = words[1 : words.index("--")] if "--" in words else words[1:]
         if any(word in ("--shutdown", "-S") for word in options):
             port = _option(options, ("--port", "-p")) or str(LINKERD_ADMIN_PORT)
             if port.isdigit():
-                yield Dial(int(port), "/shutdown", where, "linkerd-await --shutdown")
+                yield Dial(int(port), "/shutdown", where, "linkerd-await --shutdown", conditional)
     host = _option(words, ("--host", "-h", "--hostname"))
     port = _option(words, ("--port", "-p", "-P"))
     if host in LOOPBACK and port is not None and port.isdigit():
-        yield Dial(int(port), None, where, f"{host}:{port}")
+        yield Dial(int(port), None, where, f"{host}:{port}", conditional)
+    for index, word in enumerate(words[:-1]):
+        following = words[index + 1]
+        if word in LOOPBACK and following.isdigit() and 0 < int(following) < 65536:
+            yield Dial(int(following), None, where, f"{word} {following}", conditional)
 
 
 def _option(words: list[str], names: tuple[str, ...]) -> str | None:
@@ -337,8 +384,8 @@ def pre_stop(container: dict) -> PreStop:
             return PreStop("stops" if _signal(words) in _SIGNAL_STOPS else "drain", 0, text)
         if program == "pilot-agent" and "drain" in words:
             return PreStop("drain", 0, text)
-    container_dials = [dial for words in commands for dial in _command_dials(words, "lifecycle")]
-    container_dials += [dial for word in command for dial in _addresses(word, "lifecycle")]
+    container_dials = [dial for words in commands for dial in _command_dials(words, "lifecycle", False)]
+    container_dials += [dial for word in command for dial in _addresses(word, "lifecycle", False)]
     if any(dial.stop_request for dial in container_dials):
         return PreStop("stops", 0, text)
     return PreStop("other", 0, text)

@@ -26,7 +26,8 @@ class Endpoint(NamedTuple):
     """One port a container listens on.
 
     `stop_path`: an HTTP request to this path makes the program exit (`/quitquitquit`).
-    `loopback`: it listens on 127.0.0.1 only, which no probe reaches.
+    `loopback`: it listens on 127.0.0.1 only, which no probe reaches. `protocol`: TCP, UDP or
+    SCTP (a TCP and a UDP listener may share a number; probes and connections are TCP).
     """
 
     port: int
@@ -35,6 +36,7 @@ class Endpoint(NamedTuple):
     stop_path: str | None = None
     loopback: bool = False
     source: Source = "declared"
+    protocol: str = "TCP"
 
 
 class Served(NamedTuple):
@@ -44,17 +46,23 @@ class Served(NamedTuple):
     complete: bool = False
 
     def at(self, port: int) -> Endpoint | None:
-        """The endpoint on `port` (a vendor's or a declared one before a probe's evidence)."""
-        found = [endpoint for endpoint in self.endpoints if endpoint.port == port]
+        """The TCP endpoint on `port` (a vendor's or a declared one before a probe's evidence)."""
+        found = [endpoint for endpoint in self.endpoints if endpoint.port == port and endpoint.protocol == "TCP"]
         found.sort(key=lambda endpoint: ("vendor", "declared", "probe").index(endpoint.source))
         return found[0] if found else None
 
     def binds(self) -> set[int]:
-        """Ports it binds for certain (probe evidence excluded: a probe may aim at another container)."""
-        return {endpoint.port for endpoint in self.endpoints if endpoint.source != "probe"}
+        """TCP ports it binds for certain (probe evidence excluded: a probe may aim at another
+        container)."""
+        return {e.port for e in self.endpoints if e.source != "probe" and e.protocol == "TCP"}
+
+    def bound(self) -> set[tuple[int, str]]:
+        """(port, protocol) of everything it binds for certain."""
+        return {(e.port, e.protocol) for e in self.endpoints if e.source != "probe"}
 
     def ports(self) -> set[int]:
-        return {endpoint.port for endpoint in self.endpoints}
+        """TCP ports it is known or said to answer on (what a probe or a connection reaches)."""
+        return {endpoint.port for endpoint in self.endpoints if endpoint.protocol == "TCP"}
 
     def named(self, name: str) -> int | None:
         """The number of a declared port name (how the kubelet resolves a probe's named port)."""
@@ -83,7 +91,9 @@ def declared(container: dict) -> list[Endpoint]:
             continue
         number = port_number(entry.get("containerPort"))
         if number is not None:
-            endpoints.append(Endpoint(number, str(entry.get("name") or ""), "declared port", source="declared"))
+            protocol = str(entry.get("protocol") or "TCP").upper()
+            name = str(entry.get("name") or "")
+            endpoints.append(Endpoint(number, name, "declared port", source="declared", protocol=protocol))
     return endpoints
 
 
@@ -132,7 +142,9 @@ def listen_address(text: str | None) -> tuple[str, int] | None:
 
 
 def is_loopback(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1")
+    """Whether a listen address is the loopback interface only (`::` and `0.0.0.0` are every
+    address, which the kubelet's probes reach)."""
+    return host.strip("[]") in ("localhost", "127.0.0.1", "::1")
 
 
 def endpoints_free(taken: Iterable[int], start: int) -> int:

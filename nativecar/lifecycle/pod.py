@@ -47,6 +47,7 @@ class Probe(NamedTuple):
     initial_delay: int = 0
     period: int = 10
     failure_threshold: int = 3
+    dials: tuple[Dial, ...] = ()  # what an exec probe connects to
 
     def describe(self) -> str:
         """`GET :9801/startup`, `TCP :5432`, `exec`."""
@@ -86,6 +87,13 @@ class Container:
     def dials(self) -> tuple[Dial, ...]:
         """The loopback addresses it connects to (`commands.dials`)."""
         return tuple(commands.dials(dict(self.words)))
+
+    @cached_property
+    def post_start_dials(self) -> tuple[Dial, ...]:
+        """What its postStart hook connects to (a hook that waits for a port)."""
+        lifecycle = self.words.get("lifecycle")
+        hook = lifecycle.get("postStart") if isinstance(lifecycle, dict) else None
+        return tuple(commands.handler_dials(hook))
 
     @cached_property
     def pre_stop(self) -> PreStop:
@@ -140,11 +148,17 @@ class PodModel:
 def read(pod: Pod, context: Context) -> PodModel:
     """The model of `pod` as it is now (see the module docstring)."""
     spec = pod.spec
-    init = [c for c in pod.containers("initContainers") if isinstance(c, dict)]
-    apps = [c for c in pod.containers() if isinstance(c, dict)]
-    entries = [(c, "sidecar" if c.get("restartPolicy") == "Always" else "init") for c in init]
-    entries += [(c, "app") for c in apps]
-    containers = [_container(pod, context, raw, role) for raw, role in entries]  # type: ignore[arg-type]
+    entries: list[tuple[dict, Role, str]] = []
+    for where in ("initContainers", "containers"):
+        for index, raw in enumerate(pod.containers(where)):
+            if not isinstance(raw, dict):
+                continue
+            role: Role = "app" if where == "containers" else "init"
+            if role == "init" and raw.get("restartPolicy") == "Always":
+                role = "sidecar"
+            name = raw.get("name")
+            entries.append((raw, role, name if isinstance(name, str) and name else f"{where}[{index}]"))
+    containers = [_container(pod, context, raw, role, name) for raw, role, name in entries]
     grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
     policy = spec.get("restartPolicy", "Always")  # the API's default
     return PodModel(
@@ -174,11 +188,12 @@ def app_seconds(pod: Pod, context: Context) -> int | None:
     return max(0, grace - budget)
 
 
-def _container(pod: Pod, context: Context, raw: dict, role: Role) -> Container:
+def _container(pod: Pod, context: Context, raw: dict, role: Role, name: str) -> Container:
+    """One container; `name` is its own, or `containers[1]` when it has none (the API would
+    reject it, but the model must still tell it from the others)."""
     from nativecar import vendors
     from nativecar.profiles import generic
 
-    name = str(raw.get("name"))
     image = str(raw.get("image") or "")
     profile = context.recognise(raw.get("name"), image)
     vendor = vendors.serves(pod, raw, profile) if profile is not None else None
@@ -226,7 +241,8 @@ def _probe(value: Any, ports: Served) -> Probe | None:
     seconds = initial + period * threshold
     found = probe_port(value)
     if found is None:
-        return Probe("exec", None, "", None, seconds, initial, period, threshold)
+        dials = tuple(commands.handler_dials(value))
+        return Probe("exec", None, "", None, seconds, initial, period, threshold, dials)
     handler, port, path = found
     number = port_number(port)
     if number is None and isinstance(port, str):

@@ -10,6 +10,7 @@ A long-running pod is deleted once everything has started, so that its shutdown 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from nativecar.lifecycle import analysis
@@ -50,6 +51,10 @@ def behaviours(model: PodModel) -> dict[str, Behaviour]:
     for container in model.containers:
         stop = NOMINAL["stop"]
         pre_stop = NOMINAL["stop"] if container.pre_stop.kind in ("sleep", "stops", "drain") else None
+        gate = gates.get(container.name)
+        post_start = None
+        if container.post_start:  # a hook that can never return holds everything after it
+            post_start = math.inf if gate is not None and gate.status == "never" else NOMINAL["ready"]
         if container.role == "init":
             run = None if container.keeps_running else NOMINAL["init"]
             found[container.name] = Behaviour(run=run, sigterm=stop)
@@ -57,18 +62,23 @@ def behaviours(model: PodModel) -> dict[str, Behaviour]:
             gate = gates.get(container.name)
             found[container.name] = Behaviour(
                 start_delay=NOMINAL["ready"],
-                startup_passes=gate is None or gate.status != "never",
+                startup_passes=gate is None or gate.status not in ("never", "waits"),
                 sigterm=stop,
                 pre_stop=pre_stop,
                 pre_stop_stops=container.pre_stop.kind == "stops",
+                post_start=post_start,
             )
         elif container.keeps_running or container.restart_policy == "Always":
             found[container.name] = Behaviour(
-                start_delay=NOMINAL["ready"], sigterm=stop, pre_stop=pre_stop, exits_with=stops.get(container.name)
+                start_delay=NOMINAL["ready"],
+                sigterm=stop,
+                pre_stop=pre_stop,
+                post_start=post_start,
+                exits_with=stops.get(container.name),
             )
         else:
             run = NOMINAL["job"] if model.runs_to_completion else None
-            found[container.name] = Behaviour(run=run, sigterm=stop, pre_stop=pre_stop)
+            found[container.name] = Behaviour(run=run, sigterm=stop, pre_stop=pre_stop, post_start=post_start)
     return found
 
 

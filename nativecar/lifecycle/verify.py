@@ -19,6 +19,8 @@ from typing import NamedTuple
 from nativecar.lifecycle import analysis
 from nativecar.lifecycle.pod import PodModel
 
+BROKEN = ("never", "other", "waits")  # start gates a conversion must not leave behind
+
 
 class Verdict(NamedTuple):
     """`problems`: why the conversion would break the pod (empty when it is safe)."""
@@ -34,17 +36,25 @@ def verify(before: PodModel, after: PodModel) -> Verdict:
     problems: list[str] = []
     old_gates = set(analysis.start(before))
     for gate in analysis.start(after):
-        if gate.status in ("never", "other") and gate not in old_gates:
-            what = "can never pass" if gate.status == "never" else "is answered by another container"
+        if gate.status in BROKEN and gate not in old_gates:
+            what = {
+                "never": "can never pass",
+                "other": "is answered by another container",
+                "waits": "may never pass",
+            }[gate.status]
             problems.append(
                 f"{gate.container}'s start gate {what}: {gate.reason} "
-                f"(give {gate.container} a startupProbe on a port it serves itself, then convert it)"
+                + (
+                    f"(give {gate.container} a startupProbe on a port it serves itself, then convert it)"
+                    if gate.status != "waits"
+                    else "(keep it a regular container, or list what it needs before it)"
+                )
             )
-    old_conflicts = set(analysis.conflicts(before))
+    old_conflicts = analysis.conflicts(before)
     for conflict in analysis.conflicts(after):
-        if conflict not in old_conflicts:
+        if not any(conflict.same(old) for old in old_conflicts):
             names = " and ".join(conflict.containers)
-            problems.append(f"{names} would both listen on :{conflict.port} (give one of them another port)")
+            problems.append(f"{names} would both listen on {conflict.describe()} (give one of them another port)")
     # A plain init container that cannot reach a native sidecar is a problem unless the user had
     # it so already; one that could not reach a legacy sidecar before is one the rewrite must fix.
     old_unreached = {item for item in analysis.unreachable(before) if _is_sidecar(before, item.server)}
@@ -72,7 +82,7 @@ def clean(after: PodModel, had_app_seconds: int | None) -> bool:
     no gate that fails, no shared port, no unreachable sidecar, a pod that completes (or is not
     meant to), and at least `had_app_seconds` for the app to stop. Cheap: no model of the pod as
     it was is needed; `verify` is only asked when this is False."""
-    if any(gate.status in ("never", "other") for gate in analysis.start(after)):
+    if any(gate.status in BROKEN for gate in analysis.start(after)):
         return False
     if analysis.conflicts(after):
         return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from nativecar import vendors
-from nativecar.changes import Change, line_of
+from nativecar.changes import Change, line_of, position
 from nativecar.lifecycle.network import served
 from nativecar.rewrites import Context
 from nativecar.workloads import Pod
@@ -45,7 +45,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
                         f"sidecar {name} has no startup signal: the app may start before it is ready"
                         + (f" ({note})" if note else "; add a startupProbe"),
                         "warning",
-                        line_of(container),
+                        *position(container),
                         rule="NC003",
                         severity="warning",
                     )

@@ -159,6 +159,11 @@ def named(items: Iterable[Any]) -> Iterator[dict]:
 
 
 def raw(pod: Pod, container: Container) -> dict:
-    """The manifest's mapping of a model container (where a finding about it is reported)."""
+    """The manifest's mapping of a model container (where a finding about it is reported); a
+    container without a name is known by its place, `containers[1]`."""
     field = "containers" if container.role == "app" else "initContainers"
-    return next((c for c in named(pod.containers(field)) if str(c.get("name")) == container.name), pod.spec)
+    items = pod.containers(field)
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and container.name in (item.get("name"), f"{field}[{index}]"):
+            return item
+    return pod.spec

@@ -32,7 +32,7 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         later = model.named(conflict.containers[-1])
         if later is not None:
             yield Problem(
-                f"{' and '.join(conflict.containers)} both listen on :{conflict.port}",
+                f"{' and '.join(conflict.containers)} both listen on {conflict.describe()}",
                 raw(pod, later),
                 "name",
             )

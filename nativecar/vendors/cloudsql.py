@@ -43,7 +43,10 @@ _V1_INSTANCE = re.compile(r"=tcp:(?:(?P<address>[^,:]+):)?(?P<port>\d+)")
 
 def own_argv(container: dict) -> bool:
     """Whether the container runs the proxy itself with its flags in the argv (not `sh -c`, not a
-    wrapper): the only case in which flags can be read, and added, with certainty."""
+    wrapper, and `command` and `args` lists as the API wants them): the only case in which flags
+    can be read, and added, with certainty."""
+    if any(key in container and not isinstance(container[key], list) for key in ("command", "args")):
+        return False
     if _is_v1(container) and invocation(container).entrypoint:
         argv = invocation(container).argv
         return bool(argv) and argv[0].rsplit("/", 1)[-1] in PROGRAMS  # `args` replace the image's command
@@ -105,8 +108,13 @@ def startup_probe(pod: Pod, container: dict, profile: Profile, taken: set[int]) 
     `taken`: the ports the pod's other containers use, which a chosen health port must avoid.
     """
     if not own_argv(container):
+        how = (
+            "its command or args is not a list"
+            if any(key in container and not isinstance(container[key], list) for key in ("command", "args"))
+            else "it is started by a shell script or a wrapper"
+        )
         return None, (
-            "it is started by a shell script or a wrapper, so nativecar cannot switch its health server on; "
+            f"{how}, so nativecar cannot switch its health server on; "
             "start the proxy with --health-check --http-address=0.0.0.0 and add a startupProbe on /startup"
         )
     flags = Flags(container)
@@ -125,7 +133,7 @@ def startup_probe(pod: Pod, container: dict, profile: Profile, taken: set[int]) 
         address = flags.value("http-address")
         if address is None:
             flags.add("--http-address=0.0.0.0")
-        elif address != "0.0.0.0":
+        elif is_loopback(address):
             return None, f"its health server listens on {address}, which the kubelet cannot reach"
         port = port_number(flags.value("http-port"))
         if port is None and already_on:
