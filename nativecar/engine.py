@@ -62,18 +62,19 @@ class Rewritten:
 Positions = Literal["output", "input"]
 
 
-def process(source: Source, context: Context, positions: Positions = "output") -> Outcome:
+def process(source: Source, context: Context, positions: Positions | None = "output") -> Outcome:
     """Run the rewrites over every document of `source` (raises `InputError` on bad input).
 
     `positions`: where the findings left for the user point: into the rewritten text (for a file
-    rewritten in place), or into `source` as it is (when nothing is written back to it).
+    rewritten in place), or into `source` as it is (when nothing is written back to it); None
+    when nobody will read them (`--quiet`), which spares the rules' run.
     """
     outcome = Outcome(source=source, text=source.text)
     edits: list[Edit] = []
     shift = 0  # lines the edits so far added
     # A Service anywhere may target a changed pod's sidecar by port name (NC009): then what is
     # left is worked out once the whole source is read, otherwise document by document.
-    deferred = "Service" in source.text
+    deferred = positions is not None and "Service" in source.text
     pending: list[Rewritten] = []
     services: list[tuple[Document, int]] = []
     for document in documents(source):
@@ -102,11 +103,11 @@ def process(source: Source, context: Context, positions: Positions = "output") -
         shift += edit.replacement.count("\n") - source.text.count("\n", edit.start, edit.end)
         if deferred:
             pending.append(item)
-        elif item.pods:
+        elif item.pods and positions is not None:
             outcome.changes.extend(_left_for_you([item], [], context, outcome.changes, positions))
     if edits:
         outcome.text = apply(source.text, edits)
-    if pending:
+    if pending and positions is not None:
         outcome.changes.extend(_left_for_you(pending, services, context, outcome.changes, positions))
     return outcome
 

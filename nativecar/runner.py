@@ -63,8 +63,11 @@ def run(
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
     context = context_for(settings, injection)
-    # Findings point into the file as the user will find it: rewritten with -i, as it is otherwise.
-    positions: engine.Positions = "output" if output.in_place else "input"
+    # Findings point into the file as the user will find it: rewritten with -i, as it is otherwise;
+    # with --quiet nobody reads them, so they are not looked for.
+    positions: engine.Positions | None = "output" if output.in_place else "input"
+    if report.quiet:
+        positions = None
     results = _gather(inputs, lambda source: engine.process(source, context, positions), report)
     if results is None:
         return report.exit_code

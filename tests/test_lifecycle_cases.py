@@ -248,3 +248,21 @@ def test_findings_point_into_the_file_the_user_will_open() -> None:
     rewritten = migrate(text).text
     [finding] = [c for c in migrate(text).changes if c.rule == "NC015"]
     assert rewritten.splitlines()[finding.line - 1][finding.column - 1 :].startswith("lifecycle:")
+
+
+def test_quiet_prints_nothing_but_still_refuses_a_conversion_that_would_break_the_pod() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    executable = Path(sys.executable).with_name("nativecar")
+    broken = fixture_text("lifecycle/unchanged-probe-on-app-port.yaml")
+    result = subprocess.run(
+        [str(executable), "migrate", "-q", "--sidecar", "metrics-agent", "-"],
+        input=broken.encode(),
+        capture_output=True,
+    )
+    assert result.returncode == 0 and result.stdout.decode() == broken and result.stderr == b""
+    fine = fixture_text("lifecycle/prestop-quitquitquit.yaml")
+    result = subprocess.run([str(executable), "migrate", "-q", "-"], input=fine.encode(), capture_output=True)
+    assert result.stdout.decode() == migrate(fine).text and result.stderr == b""
