@@ -20,7 +20,6 @@ What is read here, and nothing is guessed beyond it:
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
@@ -144,6 +143,8 @@ def script_steps(script: str) -> list[Step]:
     """The simple commands of a shell script, split at `;`, `&&`, `||`, `|`, `&` and newlines;
     quoted arguments that are scripts themselves (`trap '...' EXIT`, a nested `sh -c`) are read
     too. A script shlex cannot split yields what it could read."""
+    import shlex  # only scripts need it: off the start-up path
+
     lexer = shlex.shlex(script.replace("\\\n", " ").replace("\n", " ; "), posix=True, punctuation_chars=";&|()<>")
     lexer.whitespace_split = True
     steps: list[Step] = []
