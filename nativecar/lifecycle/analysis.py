@@ -115,6 +115,9 @@ def _sidecar_gate(container: Container, running: list[Container], later: list[Co
     if gate.status not in ("passes", "unknown") or gate.kind == "process":
         return gate
     own = container.served.ports()
+    wanted = {port for other in later for port in other.served.binds()} - own
+    if not container.mentions(wanted):
+        return gate
     for dial in container.dials:
         if dial.port in own or any(dial.port in other.served.ports() for other in running):
             continue
@@ -250,6 +253,8 @@ def unreachable(model: PodModel) -> list[Unreached]:
     for index, container in enumerate(order):
         if container.role != "init":
             continue
+        if not container.mentions({port for other in order if other is not container for port in other.served.ports()}):
+            continue  # it names no port another container serves, so it dials none
         for dial in container.dials:
             servers = [other for other in order if other is not container and dial.port in other.served.ports()]
             if servers and not any(server.role == "sidecar" and order.index(server) < index for server in servers):

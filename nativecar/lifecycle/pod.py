@@ -89,6 +89,28 @@ class Container:
         return tuple(commands.dials(dict(self.words)))
 
     @cached_property
+    def text(self) -> str:
+        """Its command, args and env values as one string, to look for port numbers in."""
+        env = self.words.get("env")
+        values = (
+            [str(entry.get("value", "")) for entry in env if isinstance(entry, dict)] if isinstance(env, list) else []
+        )
+        words = [
+            str(word)
+            for key in ("command", "args")
+            if isinstance(self.words.get(key), list)
+            for word in self.words[key]
+        ]
+        return " ".join([*words, *values])
+
+    def mentions(self, ports: set[int]) -> bool:
+        """Whether any of `ports` is written in its command, args or env, or a URL is, whose
+        scheme may stand for a port (a quick test before `dials` is read: a container cannot
+        dial a port it never names)."""
+        text = self.text
+        return bool(ports) and ("://" in text or any(str(port) in text for port in ports))
+
+    @cached_property
     def post_start_dials(self) -> tuple[Dial, ...]:
         """What its postStart hook connects to (a hook that waits for a port)."""
         lifecycle = self.words.get("lifecycle")
