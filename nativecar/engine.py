@@ -45,8 +45,7 @@ class Outcome:
         return self.text != self.source.text
 
 
-@dataclass
-class Rewritten:
+class Rewritten(NamedTuple):
     """A document this run rewrote: its edit, the 0-based line its text starts on in the output,
     the pods it changed (in memory, after the rewrites; with their indices among the document's
     pods and their lifecycle models), and its rewritten text parsed, for the findings' positions."""

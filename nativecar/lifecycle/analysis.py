@@ -14,8 +14,6 @@ Each function answers one question about a `PodModel` and returns plain frozen d
 What the manifest cannot tell (a shell script's effect, an exec probe) is `unknown`, never guessed.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable
 from typing import Literal, NamedTuple, TypeVar
@@ -209,7 +207,7 @@ class Conflict(NamedTuple):
         """`:9090`, or `:8125/UDP`."""
         return f":{self.port}" + (f"/{self.protocol}" if self.protocol != "TCP" else "")
 
-    def same(self, other: Conflict) -> bool:
+    def same(self, other: "Conflict") -> bool:
         """The same clash, whatever order the containers now stand in."""
         return (self.port, self.protocol) == (other.port, other.protocol) and set(self.containers) == set(
             other.containers

@@ -17,8 +17,6 @@ What is read here, and nothing is guessed beyond it:
 - `pre_stop`: what a preStop hook does: sleeps, asks its own container to stop, drains, other.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple

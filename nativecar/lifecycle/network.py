@@ -14,8 +14,6 @@ A container's `Served` lists its `Endpoint`s and says whether the list is `compl
   there (a startup probe is not counted: it is what a gate check asks about).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 

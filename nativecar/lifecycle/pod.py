@@ -8,8 +8,6 @@ listens on and dials, its preStop hook, its shutdown budget and its resources. N
 manifest is kept, so a model taken before the rewrites stays as it was while they edit the pod.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,7 +55,7 @@ class Probe(NamedTuple):
         return f"{verb} :{self.port_text}{self.path or ''}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: a model's containers are its own
 class Container:
     """One container as the kubelet sees it (see the module docstring for `role`).
 
@@ -167,7 +165,7 @@ class PodModel:
         return self.restart_policy in ("Never", "OnFailure") or self.kind in ("Job", "CronJob")
 
 
-def read(pod: Pod, context: Context) -> PodModel:
+def read(pod: "Pod", context: "Context") -> "PodModel":
     """The model of `pod` as it is now (see the module docstring)."""
     spec = pod.spec
     entries: list[tuple[dict, Role, str]] = []
@@ -193,7 +191,7 @@ def read(pod: Pod, context: Context) -> PodModel:
     )
 
 
-def app_seconds(pod: Pod, context: Context) -> int | None:
+def app_seconds(pod: "Pod", context: "Context") -> int | None:
     """How long the regular containers of `pod` may take to stop and still leave its native
     sidecars their shutdown budgets (`analysis.termination`), read without a whole model."""
     from nativecar import vendors
@@ -210,7 +208,7 @@ def app_seconds(pod: Pod, context: Context) -> int | None:
     return max(0, grace - budget)
 
 
-def _container(pod: Pod, context: Context, raw: dict, role: Role, name: str) -> Container:
+def _container(pod: "Pod", context: "Context", raw: dict, role: Role, name: str) -> "Container":
     """One container; `name` is its own, or `containers[1]` when it has none (the API would
     reject it, but the model must still tell it from the others)."""
     from nativecar import vendors

@@ -12,8 +12,6 @@ A conversion must not:
 What was already so before the conversion is not the conversion's doing and is not a problem.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from nativecar.lifecycle import analysis
