@@ -25,7 +25,6 @@ from collections.abc import Callable
 from nativecar import vendors
 from nativecar.changes import Change, line_of
 from nativecar.lifecycle.commands import dials
-from nativecar.lifecycle.network import served
 from nativecar.profiles import Profile
 from nativecar.rewrites import Context
 from nativecar.workloads import Pod
@@ -108,7 +107,7 @@ def listens_on(pod: Pod) -> Ports:
     """The ports a sidecar of `pod` listens on (declared, its vendor's, its own probes')."""
 
     def ports(container: dict, profile: Profile) -> set[int]:
-        return served(container, vendors.serves(pod, container, profile)).ports()
+        return vendors.listening(pod, container, profile)
 
     return ports
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from nativecar import vendors
 from nativecar.changes import Change, line_of, position
-from nativecar.lifecycle.network import served
 from nativecar.rewrites import Context
 from nativecar.workloads import Pod
 
@@ -68,12 +67,11 @@ def ports_in_use(pod: Pod, context: Context, skip: dict) -> set[int]:
     """The ports the pod's other containers listen on, as the lifecycle model reads them: a
     port a rewrite chooses (a Cloud SQL health server's) must be none of these."""
     taken: set[int] = set()
-    for field in ("initContainers", "containers"):
-        for container in pod.containers(field):
+    for where in ("initContainers", "containers"):
+        for container in pod.containers(where):
             if isinstance(container, dict) and container is not skip:
                 profile = context.recognise(container.get("name"), container.get("image"))
-                vendor = vendors.serves(pod, container, profile) if profile is not None else None
-                taken |= served(container, vendor).ports()
+                taken |= vendors.listening(pod, container, profile)
     return taken
 
 

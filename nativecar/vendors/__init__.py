@@ -25,7 +25,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from nativecar.lifecycle.network import Endpoint, Served
+from nativecar.lifecycle.network import Endpoint, Served, served
 from nativecar.profiles import Profile, ServedPort
 from nativecar.workloads import Pod
 
@@ -64,6 +64,12 @@ def serves(pod: Pod, container: dict, profile: Profile) -> Served | None:
     if not profile.serves:
         return None
     return Served(tuple(endpoint(port) for port in profile.serves), complete=False)
+
+
+def listening(pod: Pod, container: dict, profile: Profile | None) -> set[int]:
+    """The TCP ports a container listens on, as the lifecycle model reads them: declared, its
+    vendor's (when a profile recognises it), and those of its own probes."""
+    return served(container, serves(pod, container, profile) if profile is not None else None).ports()
 
 
 def endpoint(port: ServedPort, number: int | None = None) -> Endpoint:
