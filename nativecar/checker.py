@@ -11,7 +11,7 @@ from yaml.nodes import ScalarNode
 
 from nativecar import rules, workloads
 from nativecar.changes import Change
-from nativecar.documents import Source, documents
+from nativecar.documents import Source, documents, nesting_guard
 from nativecar.model import build
 from nativecar.rewrites import Context
 
@@ -25,7 +25,8 @@ def check(source: Source, context: Context) -> list[Change]:
         is_service = isinstance(kind, ScalarNode) and kind.value == "Service"
         if not is_service and next(workloads.pod_spec_nodes(document.root), None) is None:
             continue
-        model = build(document.root)
+        with nesting_guard(source, document):
+            model = build(document.root)
         if is_service:
             services.append(model)
         pods.extend(workloads.pods(model))

@@ -11,6 +11,7 @@ Everything the rest of the program needs to know about bad input is raised here 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Iterator
@@ -130,6 +131,25 @@ def scalar(node: ScalarNode) -> Any:
     return construct(node) if construct else node.value
 
 
+def json_key(node: Node) -> str:
+    """A mapping key as Kubernetes reads it: the JSON object key its YAML-to-JSON conversion
+    (sigs.k8s.io/yaml) makes of it. `1`, `true`, `null` and `"1"` are the strings "1", "true",
+    "null" and "1", so `1` and `true`, which Python would take for one dict key, stay two, and
+    `1` and `"1"` are one. A key that is not a scalar is its text (check_keys rejects it)."""
+    if not isinstance(node, ScalarNode):
+        return f"<{node.tag}>"
+    value = scalar(node)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
 def is_merge_key(node: Node) -> bool:
     return node.tag == MERGE_TAG or (node.tag == PLAIN_TAG and node.value == "<<")
 
@@ -192,19 +212,19 @@ def check_keys(root: Node, source: Source) -> None:
     """
     seen: set[int] = set()
     stack: list[Node] = [root]
+    aliased = False
     while stack:
         node = stack.pop()
         if id(node) in seen:  # an alias: its anchor was checked already
+            aliased = True
             continue
         seen.add(id(node))
         if isinstance(node, MappingNode):
             pairs = node.value
-            if all(isinstance(key, ScalarNode) for key, _ in pairs) and len({key.value for key, _ in pairs}) == len(
-                pairs
-            ):
+            if _plain_string_keys(pairs):
                 stack.extend(value for _, value in pairs if not isinstance(value, ScalarNode))
                 continue
-            keys: dict[tuple[str, Any], ScalarNode] = {}
+            keys: dict[str, ScalarNode] = {}
             for key, value in pairs:
                 if not isinstance(key, ScalarNode):
                     raise _at(
@@ -217,9 +237,12 @@ def check_keys(root: Node, source: Source) -> None:
                             else ""
                         ),
                     )
-                if not is_merge_key(key):
-                    value_of_key = scalar(key)
-                    identity = (type(value_of_key).__name__, value_of_key)
+                if is_merge_key(key):
+                    merged = value.value if isinstance(value, SequenceNode) else [value]
+                    if not all(isinstance(item, MappingNode) for item in merged):
+                        raise _at(source, value, "a merge key (<<) takes a mapping or a list of mappings")
+                else:
+                    identity = json_key(key)
                     if identity in keys:
                         first = keys[identity].start_mark.line + 1
                         raise _at(source, key, f"duplicate key {key.value!r} (first on line {first})")
@@ -228,6 +251,71 @@ def check_keys(root: Node, source: Source) -> None:
                     stack.append(value)
         elif isinstance(node, SequenceNode):
             stack.extend(item for item in node.value if not isinstance(item, ScalarNode))
+    if aliased and _expanded_size(root) > max(EXPANSION, 10 * len(seen)):
+        raise _at(source, root, f"its aliases expand it to more than {EXPANSION} nodes (excessive aliasing)")
+
+
+EXPANSION = 100_000  # nodes an aliased document may expand to (what a reader that copies aliases builds)
+
+
+def _expanded_size(root: Node) -> int:
+    """How many nodes `root` has with every alias copied out, counted without copying (each node's
+    size once, children first); stops counting past `EXPANSION` to stay cheap."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = [v for _, v in node.value] if isinstance(node, MappingNode) else node.value
+        if isinstance(node, ScalarNode):
+            sizes[id(node)] = 1
+        elif done:
+            sizes[id(node)] = min(EXPANSION + 1, 1 + sum(sizes.get(id(child), 1) for child in children))
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _plain_string_keys(pairs: list[tuple[Node, Node]]) -> bool:
+    """Whether a mapping's keys are strings (not `1`, `true`, `null` or `<<`) with distinct texts:
+    then their JSON keys are their texts, and they cannot clash (the common case, checked
+    cheaply)."""
+    texts = set()
+    for key_node, _ in pairs:
+        if not isinstance(key_node, ScalarNode):
+            return False
+        if key_node.tag != STR_TAG and (key_node.tag != PLAIN_TAG or plain_tag(key_node.value) != STR_TAG):
+            return False
+        texts.add(key_node.value)
+    return len(texts) == len(pairs)
+
+
+DEPTH = 200  # how deep a document may nest where nativecar reads it (real manifests: under 30)
+
+
+@contextlib.contextmanager
+def nesting_guard(source: Source, document: Document) -> Iterator[None]:
+    """Turn the RecursionError of a document nested too deeply into bad input at the node where
+    it goes deeper than `DEPTH` (found without recursion)."""
+    try:
+        yield
+    except RecursionError:
+        stack: list[tuple[Node, int]] = [(document.root, 0)]
+        seen: set[int] = set()
+        while stack:
+            node, depth = stack.pop()
+            if depth > DEPTH:
+                raise _at(source, node, f"nested more than {DEPTH} levels deep; nativecar reads no deeper") from None
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, MappingNode):
+                stack.extend((value, depth + 1) for _, value in node.value)
+            elif isinstance(node, SequenceNode):
+                stack.extend((item, depth + 1) for item in node.value)
+        raise _at(source, document.root, "nested too deeply; nativecar reads no deeper") from None
 
 
 def _at(source: Source, node: Node, message: str) -> InputError:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from nativecar.documents import json_key
 from nativecar.model import YList, YMap, build, plain, scalar
 from nativecar.render import Renderer, Style, is_plain_safe, quote, scalar_text
 
@@ -133,11 +134,26 @@ class Patcher:
             raise CannotPatchError("unusual block-sequence layout")
         return index
 
+    def region_end(self, line_end: int, column: int) -> int:
+        """Extend past a line over the comment lines directly below it indented deeper than
+        `column`: at an item's key indent, a comment after its last key is the item's own."""
+        end = line_end
+        while end < len(self.text):
+            below = self.line_end(end)
+            line = self.text[end:below].rstrip("\r\n")
+            stripped = line.lstrip(" ")
+            if not stripped.startswith("#") or len(line) - len(stripped) <= column:
+                break
+            end = below
+        return end
+
     def item_region(self, item: Node) -> tuple[int, int]:
-        """The lines of a block-sequence item: comments above it, its dash, its content."""
+        """The lines of a block-sequence item: comments above it at its dash's column, its dash,
+        its content, and comments below it at its keys' indent."""
         dash = self.dash(item)
         column = dash - self.line_start(dash)
-        return self.region_start(self.line_start(dash), column), self.line_end(self.content_end(item))
+        start = self.region_start(self.line_start(dash), column)
+        return start, self.region_end(self.line_end(self.content_end(item)), column)
 
     def colon_after(self, key: ScalarNode) -> int:
         index = key.end_mark.index
@@ -204,7 +220,7 @@ class Patcher:
             if build(node) != mapping:
                 raise CannotPatchError("a change under a `<<` merge key")
             return
-        original = [scalar(key) for key, _ in pairs]
+        original = [json_key(key) for key, _ in pairs]
         kept = [key for key in original if key in mapping]
         if not kept:
             raise _RenderAnewError
@@ -295,7 +311,7 @@ class Patcher:
     def insert_pairs(self, node: MappingNode, mapping: dict, new_keys: list[Any]) -> None:
         """Insert new keys: in sorted place when the keys are sorted, else where the model puts them."""
         pairs = node.value
-        original = [scalar(key) for key, _ in pairs]
+        original = [json_key(key) for key, _ in pairs]
         groups: dict[int | None, list[Any]] = {}
         sorted_keys = _sorted_keys(original, self.style.sorted_keys)
         order = list(mapping)

@@ -22,7 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar import workloads
 from nativecar.changes import Change, line_of, position
-from nativecar.documents import Document, InputError, Source, documents, is_merge_key, parse
+from nativecar.documents import Document, InputError, Source, documents, is_merge_key, nesting_guard, parse
 from nativecar.edits import CannotPatchError, Edit, Patcher, apply
 from nativecar.model import build, same
 from nativecar.render import Style, detect_style
@@ -84,9 +84,10 @@ def process(source: Source, context: Context, positions: Positions | None = "out
             outcome.changes.extend(_not_a_workload(document))
         if not any(wanted(spec, context) for spec in specs):
             continue
-        model, changes, changed = rewrite(document, context)
+        with nesting_guard(source, document):
+            model, changes, changed = rewrite(document, context)
+            patched = _patch(source, document, model, outcome)
         outcome.changes.extend(changes)
-        patched = _patch(source, document, model, outcome)
         if patched is None:
             continue
         edit, root = patched
@@ -134,13 +135,14 @@ def explain(source: Source, context: Context) -> list[Explanation]:
         specs = list(workloads.pod_spec_nodes(document.root))
         if not specs:
             continue
-        pods = list(workloads.pods(build(document.root)))
-        before = [read(pod, context) for pod in pods]
-        after: dict[int, Any] = {}
-        changes: list[Change] = []
-        if any(wanted(spec, context) for spec in specs):
-            _, changes, changed = rewrite(document, context)
-            after = {index: model for index, _, model in changed}
+        with nesting_guard(source, document):
+            pods = list(workloads.pods(build(document.root)))
+            before = [read(pod, context) for pod in pods]
+            after: dict[int, Any] = {}
+            changes: list[Change] = []
+            if any(wanted(spec, context) for spec in specs):
+                _, changes, changed = rewrite(document, context)
+                after = {index: model for index, _, model in changed}
         for index, pod in enumerate(pods):
             mine = [change for change in changes if change.workload == pod.label]
             found.append(Explanation(pod.label, line_of(pod.workload), before[index], after.get(index), mine))
@@ -340,22 +342,30 @@ def _patch(source: Source, document: Document, model: object, outcome: Outcome) 
 def _reemit(
     source: Source, document: Document, model: object, outcome: Outcome, style: Style, start: int
 ) -> tuple[Edit, Node] | None:
-    """The fallback: the document re-emitted by ruamel.yaml, verified like a patch."""
+    """The fallback: the document re-emitted by ruamel.yaml, verified like a patch.
+
+    Raises `InputError` at the document when neither a patch nor a re-emission says exactly what
+    the model says: the source is bad input then, decided before anything is written.
+    """
     from nativecar.fallback import reemit
 
     end = document.root.end_mark.index
     body = source.text[start:end]
+    mark = document.root.start_mark
     try:
-        rewritten = reemit(body, document.root.start_mark.line, model, style)
-    except Exception as error:  # noqa: BLE001 - ruamel raises many types; the document stays as it was
-        outcome.failed.append(f"document {document.number + 1}: could not be re-emitted ({error})")
-        return None
+        rewritten = reemit(body, mark.line, model, style)
+    except Exception as error:  # noqa: BLE001 - ruamel raises many types; all mean "cannot re-emit"
+        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(
+            source.path, mark.line + 1, mark.column + 1, f"this document cannot be rewritten exactly ({problem})"
+        ) from None
     if rewritten == body:
         return None
     root = _says(rewritten, model, source)
     if root is None:
-        outcome.failed.append(f"document {document.number + 1}: the rewritten text did not verify")
-        return None
+        raise InputError(
+            source.path, mark.line + 1, mark.column + 1, "this document cannot be rewritten exactly (it did not verify)"
+        )
     outcome.reemitted.append(document.number)
     return Edit(start, end, rewritten), root
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from nativecar.documents import is_merge_key, scalar
+from nativecar.documents import is_merge_key, json_key, scalar
 
 __all__ = ["Scalar", "YList", "YMap", "build", "plain", "same", "scalar"]
 
@@ -94,7 +94,7 @@ def build(node: Node, memo: dict[int, Any] | None = None) -> Any:
             mapping.merged = True
             merges.append(build(value, memo))
         else:
-            dict.__setitem__(mapping, scalar(key), build(value, memo))
+            dict.__setitem__(mapping, json_key(key), build(value, memo))
     for merge in merges:  # the first merged mapping wins, and explicit keys win over all
         for source in merge if isinstance(merge, list) else [merge]:
             for key, value in source.items():
@@ -103,27 +103,43 @@ def build(node: Node, memo: dict[int, Any] | None = None) -> Any:
     return mapping
 
 
-def plain(value: Any) -> Any:
-    """A deep copy of `value` as plain dicts and lists (what a verifying re-parse yields)."""
+def plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """A deep copy of `value` as plain dicts and lists (what a verifying re-parse yields); what
+    aliases share stays shared, so a document of aliases is copied once, not expanded."""
+    if not isinstance(value, dict | list):
+        return value
+    memo = {} if memo is None else memo
+    known = memo.get(id(value))
+    if known is not None:
+        return known
+    copy: Any = {} if isinstance(value, dict) else []
+    memo[id(value)] = copy
     if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
+        copy.update((key, plain(item, memo)) for key, item in value.items())
+    else:
+        copy.extend(plain(item, memo) for item in value)
+    return copy
 
 
-def same(node: Node, value: Any) -> bool:
-    """Whether `node` says exactly `value` (types included), without building it."""
+def same(node: Node, value: Any, memo: set[tuple[int, int]] | None = None) -> bool:
+    """Whether `node` says exactly `value` (types included), without building it. A node an
+    alias reaches again is compared with the same value once (`memo`), so aliases cost nothing
+    more than their anchor."""
     if isinstance(node, ScalarNode):
         if isinstance(value, dict | list):
             return False
         original = scalar(node)
         return type(original) is type(value) and original == value
+    memo = set() if memo is None else memo
+    pair = (id(node), id(value))
+    if pair in memo:
+        return True  # compared before (or being compared: a cycle holds if the rest does)
+    memo.add(pair)
     if isinstance(node, SequenceNode):
         return (
             isinstance(value, list)
             and len(node.value) == len(value)
-            and all(same(item, part) for item, part in zip(node.value, value, strict=True))
+            and all(same(item, part, memo) for item, part in zip(node.value, value, strict=True))
         )
     if not isinstance(value, dict):
         return False
@@ -132,7 +148,7 @@ def same(node: Node, value: Any) -> bool:
     if len(node.value) != len(value):
         return False
     for key, item in node.value:
-        name = scalar(key)
-        if name not in value or not same(item, value[name]):
+        name = json_key(key)
+        if name not in value or not same(item, value[name], memo):
             return False
     return True

@@ -55,14 +55,15 @@ class Context:
     def recognise(self, name: str | None, image: str | None) -> Profile | None:
         """The profile of a container that is a known sidecar, or None for an app container
         (remembered per name and image: a run asks about the same containers many times)."""
+        name = name if isinstance(name, str) else None  # a name or image that is not a string
+        image = image if isinstance(image, str) else None  # names no known sidecar
         key = (name, image)
         if key in self.recognised:
             return self.recognised[key]
         found = next((profile for profile in self.profiles if profile.match.matches(name, image)), None)
         if found is None and name is not None and name in self.sidecar_names:
             found = generic(name)
-        if isinstance(name, str | None) and isinstance(image, str | None):
-            self.recognised[key] = found
+        self.recognised[key] = found
         return found
 
     @property

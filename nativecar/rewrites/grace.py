@@ -18,6 +18,7 @@ from nativecar.workloads import Pod
 
 KEY = "terminationGracePeriodSeconds"
 DEFAULT = 30  # the API's default when the field is absent
+INT64_MAX = 2**63 - 1  # the field is an int64 (core/v1 PodSpec)
 
 
 def rewrite(pod: Pod, context: Context) -> list[Change]:
@@ -29,6 +30,10 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     current = pod.spec.get(KEY, DEFAULT)
     if isinstance(current, bool) or not isinstance(current, int):
         return [Change(pod.label, f"{KEY} is {current!r}, not a number; left as it is", "warning")]
+    if current + budget > INT64_MAX:
+        return [
+            Change(pod.label, f"{KEY} {current} cannot grow by {budget} s (the API's limit); left as it is", "warning")
+        ]
     names = ", ".join(
         str(container.get("name")) if container is not None else f"the {profile.name} sidecar"
         for container, profile in pod.new_sidecars

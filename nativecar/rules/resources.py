@@ -32,14 +32,13 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     if not sidecars:
         return
     model = stream.model(pod, context)
-    moved = {str(container.get("name")) for container, _ in sidecars}
-    by_name = {container.name: container for container in model.containers}
+    moved = {id(container) for container, _ in sidecars}
+    # the model's containers stand in the manifest's order: init containers, then containers
+    raws = [*named(pod.containers("initContainers")), *named(pod.containers())]
+    of = {id(raw): container for raw, container in zip(raws, model.containers, strict=True)}
     order = native_order(list(named(pod.containers("initContainers"))), sidecars, listens_on(pod))
-    converted = [
-        replace(by_name[name], role="sidecar") if name in moved else by_name[name]
-        for name in (str(container.get("name")) for container in order)
-    ]
-    converted += [container for container in model.role("app") if container.name not in moved]
+    converted = [replace(of[id(raw)], role="sidecar") if id(raw) in moved else of[id(raw)] for raw in order]
+    converted += [of[id(raw)] for raw in named(pod.containers()) if id(raw) not in moved]
     notes = []
     for resource in RESOURCES:
         before = effective(model.containers, "requests", resource)
