@@ -175,7 +175,12 @@ def documents(source: Source, check: bool = True) -> Iterator[Document]:
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(error, source) from None
     except yaml.YAMLError as error:  # reader errors: control characters and the like
-        raise InputError(source.path, 1, 1, str(error).splitlines()[0]) from None
+        position = getattr(error, "position", None)  # a character index into the text
+        line, column = 1, 1
+        if isinstance(position, int) and 0 <= position <= len(source.text):
+            line = source.text.count("\n", 0, position) + 1
+            column = position - source.text.rfind("\n", 0, position)
+        raise InputError(source.path, line, column, str(error).splitlines()[0]) from None
     finally:
         loader.dispose()
 

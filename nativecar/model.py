@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar.documents import is_merge_key, json_key, scalar
 
-__all__ = ["Scalar", "YList", "YMap", "build", "plain", "same", "scalar"]
+__all__ = ["Scalar", "YList", "YMap", "build", "dig", "plain", "same", "scalar"]
 
 Scalar = str | int | float | bool | None
 
@@ -101,6 +101,16 @@ def build(node: Node, memo: dict[int, Any] | None = None) -> Any:
                 if key not in mapping:
                     dict.__setitem__(mapping, key, value)
     return mapping
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]...`, or None as soon as a step is not a mapping or lacks the key: how a
+    rewrite reads a field a user may have written with the wrong type."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
 
 
 def plain(value: Any, memo: dict[int, Any] | None = None) -> Any:

@@ -156,3 +156,23 @@ def test_a_comment_after_the_proxys_last_key_moves_with_the_proxy() -> None:
     comment = lines.index("      # keep the proxy on 2.x until the migration is done")
     assert lines.index("  initContainers:") < comment
     assert lines[comment - 1] == f"      image: {PROXY}"
+
+
+def test_a_control_character_is_reported_where_it_is() -> None:
+    text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\x00b\n"
+    with pytest.raises(InputError, match="#x0000") as raised:
+        migrate(text)
+    assert (raised.value.line, raised.value.column) == (4, 10)
+
+
+def test_a_sidecar_first_among_mistyped_containers_is_converted_without_a_crash() -> None:
+    """A `- --flag` line slipped out of `args` becomes a containers item of its own (the fuzz
+    test's find): the proxy moves, the warning about kubectl's default names the real app."""
+    text = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers:\n"
+        f"      - name: cloud-sql-proxy\n        image: {PROXY}\n        args:\n      - --structured-logs\n"
+        "      - name: migrate\n        image: m\n"
+    )
+    outcome = migrate(text)
+    assert any("default to 'migrate'" in change.message for change in outcome.changes)

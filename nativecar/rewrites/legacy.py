@@ -25,6 +25,7 @@ from collections.abc import Callable
 from nativecar import vendors
 from nativecar.changes import Change, line_of
 from nativecar.lifecycle.commands import dials
+from nativecar.model import dig
 from nativecar.profiles import Profile
 from nativecar.rewrites import Context
 from nativecar.workloads import Pod
@@ -72,12 +73,12 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     init_containers[:] = native_order(init_containers, sidecars, listens_on(pod))
     if "initContainers" not in pod.spec:
         pod.put_after("containers", "initContainers", init_containers)
-    if first_was_sidecar and DEFAULT_CONTAINER not in pod.annotations:
+    first_app = next((container for container in containers if isinstance(container, dict)), None)
+    if first_was_sidecar and first_app is not None and DEFAULT_CONTAINER not in pod.annotations:
         changes.append(
             Change(
                 pod.label,
-                f"kubectl logs/exec now default to {containers[0].get('name')!r} instead of "
-                f"{sidecars[0][0].get('name')!r}",
+                f"kubectl logs/exec now default to {first_app.get('name')!r} instead of {sidecars[0][0].get('name')!r}",
                 "warning",
             )
         )
@@ -89,7 +90,7 @@ def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) ->
     problem = context.version_problem()
     if problem:
         return problem
-    if len(sidecars) == len(pod.containers()):
+    if len(sidecars) == len([container for container in pod.containers() if isinstance(container, dict)]):
         return "it is the only container; a pod needs at least one regular container"
     init_names = {str(c.get("name")) for c in pod.containers("initContainers") if isinstance(c, dict)}
     taken = [str(container.get("name")) for container, _ in sidecars if str(container.get("name")) in init_names]
@@ -151,8 +152,7 @@ def _drop_legacy_hooks(container: dict, profile: Profile) -> list[str]:
         return []
     notes: list[str] = []
     for hook in profile.legacy_hooks:
-        handler = lifecycle.get(hook.event)
-        command = handler.get("exec", {}).get("command") if isinstance(handler, dict) else None
+        command = dig(lifecycle, hook.event, "exec", "command")
         if hook.matches(command):
             del lifecycle[hook.event]
             notes.append(
