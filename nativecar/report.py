@@ -156,6 +156,12 @@ def _by_workload(changes: Iterable[Change]) -> list[tuple[str, list[Change]]]:
     return list(grouped.items())
 
 
+def printable(text: str) -> bytes:
+    """`text` as UTF-8 for stdout; what cannot be encoded (a file name's undecodable bytes, kept
+    by Python as surrogate escapes) is written as a backslash escape, as Python writes it to stderr."""
+    return text.encode("utf-8", errors="backslashreplace")
+
+
 def unified_diff(name: str, before: str, after: str) -> str:
     """A unified diff of one input, `a/NAME` to `b/NAME`, as `git diff` and black print it."""
     lines = difflib.unified_diff(

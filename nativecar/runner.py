@@ -15,7 +15,7 @@ from typing import BinaryIO, NamedTuple, TypeVar
 from nativecar import engine, files
 from nativecar.documents import InputError, Source, decode, encode
 from nativecar.profiles import builtins
-from nativecar.report import Report, unified_diff
+from nativecar.report import Report, printable, unified_diff
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings
 
@@ -114,7 +114,7 @@ def _write(results: list[tuple[files.Input, engine.Outcome]], output: Output, st
     if output.diff:
         for item, outcome in results:
             if outcome.changed:
-                stdout.write(unified_diff(item.name, outcome.source.text, outcome.text).encode("utf-8"))
+                stdout.write(printable(unified_diff(item.name, outcome.source.text, outcome.text)))
         stdout.flush()
         return
     if output.check:
@@ -158,7 +158,7 @@ def run_check(
     else:
         text = formats.FORMATS[output_format](found)
     if text:
-        stdout.write((text + "\n").encode("utf-8"))
+        stdout.write(printable(text + "\n"))
         stdout.flush()
     return report.findings([finding for _, items in found for finding in items], len(inputs))
 
@@ -191,6 +191,6 @@ def run_explain(
         text = explain.svg(found, verb)
     else:
         text = explain.text(found, verb, colour=stdout.isatty() if hasattr(stdout, "isatty") else False)
-    stdout.write(text.encode("utf-8"))
+    stdout.write(printable(text))
     stdout.flush()
     return report.exit_code
