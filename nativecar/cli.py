@@ -394,5 +394,11 @@ def profiles(name: Annotated[str | None, typer.Argument(help="Print this profile
 
 
 def run() -> None:
-    """The console-script entry point."""
-    app()
+    """The console-script entry point; a stop signal that interrupted `-i` ends the process as
+    that signal would have, once the files are safe (exit status 128+N to the shell)."""
+    from nativecar.files import Interrupted
+
+    try:
+        app()
+    except Interrupted as stop:
+        stop.die()

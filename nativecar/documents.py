@@ -56,8 +56,11 @@ class Document(NamedTuple):
     root: Node
 
 
-def decode(data: bytes, path: str) -> Source:
-    """Decode UTF-8 input, remembering a BOM and the newline style; reject anything else."""
+def decode(data: bytes, path: str, kind: str = "Kubernetes manifests") -> Source:
+    """Decode UTF-8 input, remembering a BOM and the newline style; reject anything else.
+
+    `kind` is what the error message says must be UTF-8 ("config files", ...).
+    """
     bom = data.startswith(BOM.encode())
     if bom:
         data = data[len(BOM.encode()) :]
@@ -71,7 +74,7 @@ def decode(data: bytes, path: str) -> Source:
             path,
             line,
             column,
-            f"not UTF-8 (byte 0x{data[error.start]:02x}); Kubernetes manifests must be UTF-8",
+            f"not UTF-8 (byte 0x{data[error.start]:02x}); {kind} must be UTF-8",
         ) from None
     newline = "\r\n" if "\r\n" in text else "\n"
     return Source(path=path, text=text, bom=bom, newline=newline)
@@ -175,12 +178,7 @@ def documents(source: Source, check: bool = True) -> Iterator[Document]:
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(error, source) from None
     except yaml.YAMLError as error:  # reader errors: control characters and the like
-        position = getattr(error, "position", None)  # a character index into the text
-        line, column = 1, 1
-        if isinstance(position, int) and 0 <= position <= len(source.text):
-            line = source.text.count("\n", 0, position) + 1
-            column = position - source.text.rfind("\n", 0, position)
-        raise InputError(source.path, line, column, str(error).splitlines()[0]) from None
+        raise unmarked_error(error, source.path, source.text) from None
     finally:
         loader.dispose()
 
@@ -188,6 +186,17 @@ def documents(source: Source, check: bool = True) -> Iterator[Document]:
 def parse(source: Source, check: bool = True) -> list[Document]:
     """All documents of `source` at once (see `documents`)."""
     return list(documents(source, check))
+
+
+def unmarked_error(error: yaml.YAMLError, path: str, text: str) -> InputError:
+    """A YAML error without a mark (a character YAML does not allow, such as a control character)
+    as an InputError at its line and column; libyaml gives its offset in the UTF-8 bytes."""
+    position = getattr(error, "position", None)
+    line = column = 1
+    if isinstance(position, int):
+        head = text.encode("utf-8")[:position].decode("utf-8", errors="replace")
+        line, column = head.count("\n") + 1, len(head) - (head.rfind("\n") + 1) + 1
+    return InputError(path, line, column, str(error).splitlines()[0])
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, source: Source) -> InputError:

@@ -1,23 +1,50 @@
-"""Inputs and outputs: walking paths, reading stdin, and atomic in-place writes.
+"""Inputs and outputs: walking paths, reading stdin, and safe in-place rewrites.
 
 Directories are walked for `*.yaml` and `*.yml` in sorted order, skipping hidden directories
-(`.git`). `-` (or no path at all) is standard input. An in-place write goes to a temporary file
-in the same directory, keeps the original's permission bits, and replaces the original with
-one rename, so a reader never sees half a file and a crash never leaves one.
+(`.git`) and, with a note, names that are not regular files (a FIFO would block the run); a
+directory that cannot be read is an error, not a silent gap. `-` (or no path at all) is
+standard input.
+
+An in-place rewrite (`-i`) reads one file as an `Original` and replaces it with `write_atomic`:
+- only a regular file is rewritten, and through symbolic links: the real file changes, the
+  link stays a link; nothing reached through `/proc` (`/dev/stdin`, `<(cat f)`) is;
+- a read-only file is refused, not replaced;
+- the new text goes to a temporary file in the real file's directory, gets the original's
+  permission bits (and owner, where allowed) and replaces it with one rename, so a reader never
+  sees half a file and a crash never leaves one;
+- right before the rename the file is compared with what was read (identity, size, mtime and
+  content), and a file that changed meanwhile is left as it is;
+- `signals_raise` turns SIGTERM, SIGINT and SIGHUP into an `Interrupted` exception, so a
+  temporary file is removed on the way out instead of being left behind.
+Each problem is an `InputError` naming the file, so one bad file never stops the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import signal
+import stat
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 from typing import NamedTuple
 
 from nativecar.documents import InputError
 
 STDIN = "-"
 SUFFIXES = (".yaml", ".yml")
+TEMPORARY_SUFFIX = ".nativecar"
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 class Input(NamedTuple):
@@ -27,41 +54,125 @@ class Input(NamedTuple):
     path: Path | None  # None for standard input
 
 
-def expand(paths: list[str]) -> list[Input]:
-    """The inputs named by `paths` (files, directories, `-`), in order, each once."""
+class Expansion(NamedTuple):
+    """What a list of paths names: the inputs, the paths that name nothing readable, and the
+    notes for names a walk passed over."""
+
+    inputs: list[Input]
+    errors: list[InputError]
+    skipped: list[str]
+
+
+class Stamp(NamedTuple):
+    """What a file was when it was read; `write_atomic` compares it right before the rename."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    digest: bytes
+
+
+class Original(NamedTuple):
+    """A file read for an in-place rewrite: its name, the real file behind it, its bytes."""
+
+    name: str
+    path: Path
+    data: bytes
+    stamp: Stamp
+
+
+class Interrupted(BaseException):
+    """A stop signal arrived while files were being rewritten (see `signals_raise`).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it and every
+    `finally` and cleanup on the way out runs.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    def die(self) -> None:
+        """End the process by the same signal, as if it had had no handler (exit status 128+N)."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(self.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), self.signum)
+        raise SystemExit(128 + self.signum)  # only if the signal did not end the process
+
+
+def expand(paths: list[str]) -> Expansion:
+    """The inputs named by `paths` (files, directories, `-`), in order, each file once.
+
+    A symbolic link and the file it points to are one input, under the name met first.
+    """
     if not paths:
-        return [Input("<stdin>", None)]
-    inputs: list[Input] = []
+        return Expansion([Input("<stdin>", None)], [], [])
+    found = Expansion([], [], [])
     seen: set[str] = set()
     for raw in paths:
-        for item in _expand_one(raw):
-            key = item.name if item.path is None else str(item.path.resolve())
+        for item in _expand_one(raw, found):
+            key = item.name if item.path is None else os.path.realpath(item.path)
             if key not in seen:
                 seen.add(key)
-                inputs.append(item)
-    return inputs
+                found.inputs.append(item)
+    return found
 
 
-def _expand_one(raw: str) -> Iterator[Input]:
+def _expand_one(raw: str, found: Expansion) -> Iterator[Input]:
+    """The inputs of one path; errors and skipped names go into `found`."""
     if raw == STDIN:
         yield Input("<stdin>", None)
         return
     path = Path(raw)
-    if path.is_dir():
-        found = False
-        for directory, subdirectories, names in os.walk(path):
-            subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
-            for name in sorted(names):
-                if name.endswith(SUFFIXES):
-                    found = True
-                    found_path = Path(directory, name)
-                    yield Input(str(found_path), found_path)
-        if not found:
-            raise InputError(raw, 1, 1, "no *.yaml or *.yml files in this directory")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        found.errors.append(InputError(raw, 1, 1, "no such file or directory"))
         return
-    if not path.exists():
-        raise InputError(raw, 1, 1, "no such file or directory")
-    yield Input(raw, path)
+    except OSError as error:
+        found.errors.append(InputError(raw, 1, 1, f"cannot read: {error.strerror or error}"))
+        return
+    if not stat.S_ISDIR(mode):
+        # Named on the command line, a pipe is read: `nativecar migrate <(helm template ...)`.
+        yield Input(raw, path)
+        return
+    errors_before = len(found.errors)
+    any_named = False
+
+    def unreadable(error: OSError) -> None:
+        found.errors.append(
+            InputError(str(error.filename or raw), 1, 1, f"cannot read directory: {error.strerror or error}")
+        )
+
+    for directory, subdirectories, names in os.walk(path, onerror=unreadable):
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        for name in sorted(names):
+            if not name.endswith(SUFFIXES):
+                continue
+            any_named = True
+            found_path = Path(directory, name)
+            kind = _kind_of(found_path)
+            if kind is not None:
+                # Opening a FIFO blocks until someone writes to it; a walk only takes files.
+                found.skipped.append(f"{found_path}: skipped: not a regular file ({kind})")
+                continue
+            yield Input(str(found_path), found_path)
+    if not any_named and len(found.errors) == errors_before:
+        found.errors.append(InputError(raw, 1, 1, "no *.yaml or *.yml files in this directory"))
+
+
+def _kind_of(path: Path) -> str | None:
+    """What `path` is when it is not a regular file ("a pipe", ...); None for a regular file or a
+    name that cannot be looked at (reading it reports why)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "a special file")
 
 
 def read(item: Input) -> bytes:
@@ -74,20 +185,154 @@ def read(item: Input) -> bytes:
         raise InputError(item.name, 1, 1, f"cannot read: {error.strerror or error}") from None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one rename, keeping its permission bits."""
+def read_original(item: Input) -> Original:
+    """Read a file that is to be rewritten in place (InputError when it cannot or must not be).
+
+    The file must be a regular file reached by an ordinary path: through symbolic links is
+    fine (the real file is what gets rewritten), through `/proc` (`/dev/stdin`, `/dev/fd/N`)
+    is not, since what is there is a process's descriptor, not a file of the user's.
+    """
+    assert item.path is not None, "standard input cannot be rewritten in place"
+    kind = _kind_of(item.path)
+    if kind is not None:
+        raise InputError(item.name, 1, 1, f"cannot rewrite in place: not a regular file ({kind})")
+    if _through_proc(item.path):
+        raise InputError(item.name, 1, 1, "cannot rewrite in place: a process's file descriptor, not a file")
+    real = Path(os.path.realpath(item.path))
+    try:
+        # O_NONBLOCK: should the name have become a FIFO since it was looked at, opening it
+        # must not wait for a writer; fstat then tells what was opened.
+        descriptor = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise InputError(item.name, 1, 1, f"cannot read: {error.strerror or error}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise InputError(item.name, 1, 1, "cannot rewrite in place: not a regular file")
+        try:
+            data = handle.read()
+        except OSError as error:
+            raise InputError(item.name, 1, 1, f"cannot read: {error.strerror or error}") from None
+    stamp = Stamp(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, _digest(data))
+    return Original(item.name, real, data, stamp)
+
+
+def _through_proc(path: Path) -> bool:
+    """Whether the way from `path` to its file passes through `/proc`."""
+    hop = path.absolute()
+    try:
+        for _ in range(40):  # the kernel's own limit on links in one lookup
+            parent = Path(os.path.realpath(hop.parent))
+            if parent.parts[:2] == ("/", "proc"):
+                return True
+            here = parent / hop.name
+            if not here.is_symlink():
+                return False
+            hop = parent / here.readlink()
+    except OSError:
+        pass  # opening the file will say what is wrong with it
+    return False
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def _unchanged(original: Original) -> bool:
+    """Whether the real file is still what `original` read: same file, size, mtime and bytes."""
+    try:
+        status = original.path.stat()
+        if (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns) != original.stamp[:4]:
+            return False
+        # The mtime's granularity can hide a write that came right after the read; the bytes cannot.
+        return _digest(original.path.read_bytes()) == original.stamp.digest
+    except OSError:
+        return False
+
+
+def write_atomic(original: Original, data: bytes) -> None:
+    """Replace the real file of `original` with `data` in one rename, keeping its permission bits.
+
+    InputError (and the file as it was) when it is read-only, when its directory takes no new
+    file, or when it changed since it was read.
+    """
+    path = original.path
+    try:
+        status = path.stat()
+    except OSError as error:
+        raise InputError(original.name, 1, 1, f"cannot write: {error.strerror or error}") from None
+    # A rename needs only the directory's permission; a read-only file says "leave me alone".
+    if not status.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise InputError(original.name, 1, 1, "cannot write: read-only")
     import tempfile
 
-    mode = path.stat().st_mode & 0o7777
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".nativecar")
-    temporary = Path(name)
+    descriptor: int | None = None
+    temporary: Path | None = None
     try:
+        # Blocked, a stop signal waits until the name is known, so cleanup can remove the file.
+        with _signals_held():
+            descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
+            temporary = Path(name)
         with os.fdopen(descriptor, "wb") as handle:
+            descriptor = None
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        temporary.chmod(mode)
+        if hasattr(os, "chown") and (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
+            # Only root may give a file away; otherwise the rename makes it ours, as an editor's would.
+            with suppress(PermissionError):
+                os.chown(temporary, status.st_uid, status.st_gid)
+        temporary.chmod(stat.S_IMODE(status.st_mode))
+        if not _unchanged(original):
+            raise InputError(original.name, 1, 1, "changed while nativecar was running; left as it is")
         temporary.replace(path)
+    except OSError as error:
+        _remove(descriptor, temporary)
+        where = f" (creating a temporary file in {path.parent})" if temporary is None else ""
+        raise InputError(original.name, 1, 1, f"cannot write: {error.strerror or error}{where}") from None
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        _remove(descriptor, temporary)
         raise
+
+
+def _remove(descriptor: int | None, temporary: Path | None) -> None:
+    """Close and delete a temporary file that did not become the real one."""
+    if descriptor is not None:
+        os.close(descriptor)
+    if temporary is not None:
+        temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Stop signals wait while the block runs, and arrive when it ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def signals_raise() -> Iterator[None]:
+    """While the block runs, SIGTERM, SIGINT and SIGHUP raise `Interrupted`; after it, the
+    handlers are what they were.
+
+    Without this, SIGTERM ends the process where it stands and leaves a temporary file behind.
+    A second signal while the first is being handled is ignored, so the cleanup can finish.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

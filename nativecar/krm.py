@@ -79,11 +79,15 @@ def _is_resource_list(data: Any) -> bool:
 
 
 def _plugin_config(argv: list[str]) -> dict:
-    """An exec plugin's config: the file kustomize names in argv[1]."""
+    """An exec plugin's config: the file kustomize names in argv[1] (InputError when it cannot be read)."""
     if not argv:
         return {}
     path = Path(argv[0])
-    documents = parse(decode(path.read_bytes(), str(path)))
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(str(path), 1, 1, f"cannot read plugin config: {error.strerror or error}") from None
+    documents = parse(decode(data, str(path)))
     return plain(build(documents[0].root)) if documents else {}
 
 

@@ -28,6 +28,7 @@ class Report:
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     quiet: bool = False
     check: bool = False
+    in_place: bool = False
     colour: bool | None = None
     errors: int = 0
     changed_files: int = 0
@@ -60,6 +61,11 @@ class Report:
         """Bad input or usage: always shown, even with --quiet."""
         self.errors += 1
         self._print(f"{error}" if isinstance(error, InputError) else f"error: {error}", "bold red")
+
+    def note(self, message: str) -> None:
+        """Something passed over that is no error (a FIFO in a walked directory); not with --quiet."""
+        if not self.quiet:
+            self._print(message, "yellow")
 
     def outcome(self, name: str, outcome: Outcome) -> None:
         """The records of one processed input."""
@@ -118,10 +124,21 @@ class Report:
         return 1 if counts["error"] else 0
 
     def summary(self) -> None:
-        """The closing line, black-style."""
-        if self.quiet or self.errors:
-            if self.errors:
-                self._print(f"{_count(self.errors, 'error')}; nothing was written.", "bold red")
+        """The closing line, black-style.
+
+        With errors it says what was written: nothing at all, or with `-i` everything but what
+        the errors name, since each file stands alone there.
+        """
+        if self.errors and not self.in_place:
+            self._print(f"{_count(self.errors, 'error')}; nothing was written.", "bold red")
+            return
+        left = ""
+        if self.errors:
+            named = "what it names was" if self.errors == 1 else "what they name was"
+            left = f"{_count(self.errors, 'error')}: {named} left as it was."
+        if self.quiet:
+            if left:
+                self._print(left, "bold red")
             return
         files = self.changed_files + self.unchanged_files
         verb = "would be rewritten" if self.check else "rewritten"
@@ -134,7 +151,9 @@ class Report:
             parts.append(f"{_count(self.left, 'finding')} left (nativecar rules ID explains one)")
         rewritten = f"{_count(self.changed_files, 'file')} {verb}, {self.unchanged_files} of {files} unchanged"
         line = f"{', '.join(parts)}; {rewritten}."
-        self._print(line, "bold")
+        if left:
+            line = f"{line[:-1]}; {left}"
+        self._print(line, "bold red" if left else "bold")
 
     @property
     def exit_code(self) -> int:
@@ -154,6 +173,12 @@ def _by_workload(changes: Iterable[Change]) -> list[tuple[str, list[Change]]]:
     for change in changes:
         grouped.setdefault(change.workload, []).append(change)
     return list(grouped.items())
+
+
+def printable(text: str) -> bytes:
+    """`text` as UTF-8 for stdout; what cannot be encoded (a file name's undecodable bytes, kept
+    by Python as surrogate escapes) is written as a backslash escape, as Python writes it to stderr."""
+    return text.encode("utf-8", errors="backslashreplace")
 
 
 def unified_diff(name: str, before: str, after: str) -> str:

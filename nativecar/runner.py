@@ -1,8 +1,11 @@
-"""One run over many inputs: read and rewrite everything first, then write.
+"""One run over many inputs, with the exit code it ends with.
 
-Bad input anywhere (an unreadable path, a YAML error, a duplicate key) stops the run before a
-single byte is written, to stdout or to any file, so a pipeline such as
-`nativecar migrate k8s/ | kubectl apply -f -` never applies half a stream.
+To stdout (and for `--check`, `--diff`, `check` and `explain`) every input is read and
+rewritten first, and bad input anywhere (an unreadable path, a YAML error, a duplicate key)
+means nothing at all is written, so a pipeline such as `nativecar migrate k8s/ | kubectl apply -f -`
+never applies half a stream. With `-i` each file stands alone, as in black and ruff: it is read,
+rewritten, verified and written before the next is read, a bad file is named and left byte for
+byte as it was, the others are converted, and the exit code is 2.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import BinaryIO, NamedTuple, TypeVar
 from nativecar import engine, files
 from nativecar.documents import InputError, Source, decode, encode
 from nativecar.profiles import builtins
-from nativecar.report import Report, unified_diff
+from nativecar.report import Report, printable, unified_diff
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings
 
@@ -56,19 +59,26 @@ def run(
 ) -> int:
     """Process `paths` and write the results; returns the exit code."""
     stdout = stdout or sys.stdout.buffer
-    inputs = _expand(paths, report)
-    if inputs is None:
-        return report.exit_code
-    if output.in_place and any(item.path is None for item in inputs):
+    if output.in_place and (not paths or files.STDIN in paths):
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
+    inputs = _expand(paths, report)
     context = context_for(settings, injection)
     # Findings point into the file as the user will find it: rewritten with -i, as it is otherwise;
     # with --quiet nobody reads them, so they are not looked for.
     positions: engine.Positions | None = "output" if output.in_place else "input"
     if report.quiet:
         positions = None
-    results = _gather(inputs, lambda source: engine.process(source, context, positions), report)
+
+    def work(source: Source) -> engine.Outcome:
+        return engine.process(source, context, positions)
+
+    if output.in_place:
+        report.in_place = True
+        _rewrite_in_place(inputs, work, report)
+        report.summary()
+        return report.exit_code
+    results = _gather(inputs, work, report)
     if results is None:
         return report.exit_code
     for item, outcome in results:
@@ -78,51 +88,74 @@ def run(
     return report.exit_code
 
 
-def _expand(paths: list[str], report: Report) -> list[files.Input] | None:
-    """The inputs `paths` name, or None after reporting a path that names nothing."""
-    try:
-        return files.expand(paths)
-    except InputError as error:
+def _expand(paths: list[str], report: Report) -> list[files.Input]:
+    """The inputs `paths` name; the paths that name nothing readable are reported as errors,
+    and the names a walk passed over as notes."""
+    found = files.expand(paths)
+    for error in found.errors:
         report.error(error)
-        report.summary()
-        return None
+    for note in found.skipped:
+        report.note(note)
+    return found.inputs
 
 
 def _gather(
     inputs: list[files.Input], work: Callable[[Source], T], report: Report
 ) -> list[tuple[files.Input, T]] | None:
-    """`work` done on every input, in order; None (nothing to write) when any input was bad."""
+    """`work` done on every input, in order; None (nothing to write) when any input or path was
+    bad, each of them reported."""
     results: list[tuple[files.Input, T]] = []
-    # Parsing allocates millions of short-lived, acyclic objects that reference counting frees;
-    # the cyclic collector would only re-scan them, at about a quarter of the run time.
-    gc.disable()
-    try:
-        for item in inputs:
-            try:
-                results.append((item, work(decode(files.read(item), item.name))))
-            except InputError as error:
-                report.error(error)
-    finally:
-        gc.enable()
+    for item in inputs:
+        try:
+            results.append((item, _unhurried(work, decode(files.read(item), item.name))))
+        except InputError as error:
+            report.error(error)
     if report.errors:
         report.summary()
         return None
     return results
 
 
+def _unhurried(work: Callable[[Source], T], source: Source) -> T:
+    """`work(source)` with the cyclic garbage collector off."""
+    # Parsing allocates millions of short-lived, acyclic objects that reference counting frees;
+    # the cyclic collector would only re-scan them, at about a quarter of the run time.
+    gc.disable()
+    try:
+        return work(source)
+    finally:
+        gc.enable()
+
+
+def _rewrite_in_place(inputs: list[files.Input], work: Callable[[Source], engine.Outcome], report: Report) -> None:
+    """Read, rewrite, verify and write each file before the next is read; a bad one is reported
+    and left as it was. A stop signal ends the run between two files or removes the temporary
+    file of the one being written, so no file is ever left half rewritten."""
+    with files.signals_raise():
+        try:
+            for item in inputs:
+                try:
+                    original = files.read_original(item)
+                    outcome = _unhurried(work, decode(original.data, item.name))
+                    if outcome.changed:
+                        files.write_atomic(original, encode(outcome.source, outcome.text))
+                except InputError as error:
+                    report.error(error)
+                    continue
+                report.outcome(item.name, outcome)
+        except files.Interrupted as stop:
+            report.error(f"interrupted by {stop}; the files not rewritten yet were left as they are")
+            raise
+
+
 def _write(results: list[tuple[files.Input, engine.Outcome]], output: Output, stdout: BinaryIO) -> None:
     if output.diff:
         for item, outcome in results:
             if outcome.changed:
-                stdout.write(unified_diff(item.name, outcome.source.text, outcome.text).encode("utf-8"))
+                stdout.write(printable(unified_diff(item.name, outcome.source.text, outcome.text)))
         stdout.flush()
         return
     if output.check:
-        return
-    if output.in_place:
-        for item, outcome in results:
-            if outcome.changed and item.path is not None:
-                files.write_atomic(item.path, encode(outcome.source, outcome.text))
         return
     previous_ended = True
     for index, (_, outcome) in enumerate(results):
@@ -146,8 +179,6 @@ def run_check(
 
     stdout = stdout or sys.stdout.buffer
     inputs = _expand(paths, report)
-    if inputs is None:
-        return report.exit_code
     context = context_for(settings)
     gathered = _gather(inputs, lambda source: checker.check(source, context), report)
     if gathered is None:
@@ -158,7 +189,7 @@ def run_check(
     else:
         text = formats.FORMATS[output_format](found)
     if text:
-        stdout.write((text + "\n").encode("utf-8"))
+        stdout.write(printable(text + "\n"))
         stdout.flush()
     return report.findings([finding for _, items in found for finding in items], len(inputs))
 
@@ -177,8 +208,6 @@ def run_explain(
 
     stdout = stdout or sys.stdout.buffer
     inputs = _expand(paths, report)
-    if inputs is None:
-        return report.exit_code
     context = context_for(settings, injection)
     gathered = _gather(inputs, lambda source: engine.explain(source, context), report)
     if gathered is None:
@@ -191,6 +220,6 @@ def run_explain(
         text = explain.svg(found, verb)
     else:
         text = explain.text(found, verb, colour=stdout.isatty() if hasattr(stdout, "isatty") else False)
-    stdout.write(text.encode("utf-8"))
+    stdout.write(printable(text))
     stdout.flush()
     return report.exit_code

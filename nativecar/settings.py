@@ -68,23 +68,33 @@ def parse_feature_gates(values: list[str]) -> tuple[tuple[str, bool], ...]:
 
 
 def find_config(start: Path) -> Path | None:
-    """The nearest `.nativecar.yaml`, or `pyproject.toml` with `[tool.nativecar]`, upwards."""
+    """The nearest `.nativecar.yaml`, or `pyproject.toml` with `[tool.nativecar]`, upwards.
+
+    A candidate that exists but cannot be read is an InputError, as in black and ruff: it may
+    hold the settings the user meant, and a run without them would write something else.
+    """
     for directory in (start, *start.parents):
         candidate = directory / ".nativecar.yaml"
-        if candidate.is_file():
-            return candidate
-        candidate = directory / "pyproject.toml"
-        if candidate.is_file() and "[tool.nativecar]" in candidate.read_text(encoding="utf-8", errors="replace"):
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+            candidate = directory / "pyproject.toml"
+            if candidate.is_file() and "[tool.nativecar]" in candidate.read_text(encoding="utf-8", errors="replace"):
+                return candidate
+        except OSError as error:
+            raise InputError(str(candidate), 1, 1, f"cannot read config file: {error.strerror or error}") from None
     return None
 
 
 def load_config(path: Path) -> dict[str, Any]:
     """The raw settings table of a config file (InputError when it cannot be read)."""
+    from nativecar.documents import decode, unmarked_error
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(str(path), 1, 1, f"cannot read config file: {error}") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(str(path), 1, 1, f"cannot read config file: {error.strerror or error}") from None
+    text = decode(data, str(path), "config files").text
     if path.name == "pyproject.toml":
         import tomllib
 
@@ -95,17 +105,19 @@ def load_config(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
+        loaded = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         raise InputError(
             str(path), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, str(error.problem)
         ) from None
-    if data is None:
+    except yaml.YAMLError as error:  # a character YAML does not allow, such as a control character
+        raise unmarked_error(error, str(path), text) from None
+    if loaded is None:
         return {}
-    if not isinstance(data, dict):
+    if not isinstance(loaded, dict):
         raise InputError(str(path), 1, 1, "a config file must be a mapping of settings")
-    return data
+    return loaded
 
 
 def validate_config(path: Path, data: dict[str, Any]) -> dict[str, Any]:

@@ -76,17 +76,21 @@ def test_in_place_rewrites_atomically_and_keeps_the_mode(tmp_path: Path) -> None
     assert run("migrate", "--check", str(tmp_path)).returncode == 0
 
 
-def test_bad_input_anywhere_means_exit_2_and_nothing_written(tmp_path: Path) -> None:
+def test_bad_input_means_exit_2_nothing_on_stdout_and_with_i_only_the_bad_file_left(tmp_path: Path) -> None:
     good = tmp_path / "a-good.yaml"
     good.write_text(JOB)
     bad = tmp_path / "b-bad.yaml"
-    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  name: y\n")
-    result = run("migrate", "-i", str(tmp_path))
-    assert result.returncode == 2
-    assert result.stderr.decode().splitlines()[0] == f"{bad}:5:3: duplicate key 'name' (first on line 4)"
-    assert good.read_text() == JOB
+    bad_text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  name: y\n"
+    bad.write_text(bad_text)
     streamed = run("migrate", str(good), str(bad))
     assert streamed.returncode == 2 and streamed.stdout == b""
+    assert streamed.stderr.decode().splitlines()[0] == f"{bad}:5:3: duplicate key 'name' (first on line 4)"
+    # With -i each file stands alone: the bad one is named and left as it was, the good one converted.
+    result = run("migrate", "-i", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{bad}:5:3: duplicate key 'name' (first on line 4)" in result.stderr.decode().splitlines()
+    assert bad.read_text() == bad_text
+    assert "initContainers:" in good.read_text()
     assert b"Traceback" not in result.stderr + streamed.stderr
 
 

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from nativecar.documents import InputError
+from nativecar import engine
+from nativecar.documents import InputError, decode, encode
+from nativecar.runner import context_for
+from nativecar.settings import Settings
 from tests import oracle
 from tests.conftest import CORPUS, corpus_files, migrate
 
@@ -79,20 +82,37 @@ def test_the_bad_files_are_exactly_the_non_yaml_ones() -> None:
     assert rejected == [path for path in FILES if _should_reject(path)]
 
 
-def test_the_cli_on_the_whole_corpus_reports_every_bad_file_and_writes_nothing(tmp_path: Path) -> None:
+def test_the_cli_on_the_whole_corpus_reports_every_bad_file_and_rewrites_only_the_good(tmp_path: Path) -> None:
     copy = tmp_path / "corpus"
     shutil.copytree(CORPUS, copy)
     before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    bad = sorted(copy / path.relative_to(CORPUS) for path in FILES if _should_reject(path))
     executable = Path(sys.executable).with_name("nativecar")
-    result = subprocess.run([str(executable), "migrate", "-i", str(copy)], capture_output=True, timeout=300)
-    assert result.returncode == 2
-    lines = result.stderr.decode().splitlines()
+    # To stdout: every bad file named once, and nothing at all written.
+    streamed = subprocess.run([str(executable), "migrate", str(copy)], capture_output=True, timeout=300)
+    assert streamed.returncode == 2 and streamed.stdout == b""
+    lines = streamed.stderr.decode().splitlines()
     errors, summary = lines[:-1], lines[-1]
     assert summary == f"{len(errors)} errors; nothing was written."
-    assert len(errors) == len([path for path in FILES if _should_reject(path)])
+    named = []
     for line in errors:
         location, _, message = line.partition(": ")
         file, row, column = location.rsplit(":", 2)
         assert Path(file).is_file() and row.isdigit() and column.isdigit() and message
+        named.append(Path(file))
+    assert sorted(named) == bad
     assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
-    assert b"Traceback" not in result.stderr
+    # In place: each file stands alone; the bad ones are named and left, the others converted.
+    result = subprocess.run([str(executable), "migrate", "-q", "-i", str(copy)], capture_output=True, timeout=300)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert lines[:-1] == errors
+    assert lines[-1] == f"{len(bad)} errors: what they name was left as it was."
+    context = context_for(Settings())
+    walked = {copy / path.relative_to(CORPUS) for path in FILES}
+    for path, data in before.items():
+        if path in walked and path not in bad:
+            source = decode(data, str(path))
+            data = encode(source, engine.process(source, context, None).text)
+        assert path.read_bytes() == data, path
+    assert b"Traceback" not in streamed.stderr + result.stderr

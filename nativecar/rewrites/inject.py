@@ -200,6 +200,9 @@ def request(profile: Profile, mode: str | None, settings: list[str], force: bool
             raise UsageError(
                 f"profile {profile.name} has no value {key!r}; it has {', '.join(profile.values) or 'none'}"
             )
+        if not _is_utf8(text):
+            # The value goes into the manifest, and a manifest must be UTF-8.
+            raise UsageError(f"--set {key}: the value is not UTF-8 (an undecodable byte in {text!r})")
         default = profile.values[key].default
         values[key] = int(text) if isinstance(default, int) and text.lstrip("-").isdigit() else text
     used = set(templates.placeholders(_mode_templates(profile, chosen)))
@@ -211,6 +214,15 @@ def request(profile: Profile, mode: str | None, settings: list[str], force: bool
             + (f" ({help_text})" if help_text else "")
         )
     return Injection(profile=profile, mode=chosen, values=values, force=force)  # type: ignore[arg-type]
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (an argument's undecodable bytes cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _mode_templates(profile: Profile, mode: str) -> Any:
