@@ -4,7 +4,12 @@ Three inputs are built into a work directory (default ``benchmarks/.work/``):
 
 * (A) every ``*.yaml`` under the kube-prometheus ``manifests`` directory of the shared corpus, joined into one stream;
 * (B) 1,000 renamed copies of a legacy Istio-injected Deployment, joined into one stream;
-* (C) the small Cloud SQL Auth Proxy Job in ``benchmarks/job.yaml``.
+* (C) the small Cloud SQL Auth Proxy Job in ``benchmarks/job.yaml``;
+* (D), only when asked for (``--only D``): the documents of B repeated into a 20 MB and a 200 MB stream.
+
+For D nativecar runs alone, ``migrate`` and ``migrate --diff`` on both streams; the script reports the time on
+200 MB against ten times the time on 20 MB (linear time gives 1, the target is under 3) and the peak RSS on
+200 MB (the target is under 300 MiB: memory follows the largest document, not the stream).
 
 Every tool runs on every input as a child process, interleaved (nativecar, kustomize, ruamel, nativecar, ...) so
 that machine load affects all of them alike, after one untimed warm-up run each. The script reports median wall
@@ -33,7 +38,9 @@ CORPUS_DIR = REPO_ROOT / ".." / "shared" / "corpus" / "prometheus-operator+kube-
 ISTIO_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "vendors" / "istio-deployment.yaml"
 JOB_FILE = BENCH_DIR / "job.yaml"
 ISTIO_COPIES = 1000
-DEFAULT_REPEAT = {"A": 5, "B": 3, "C": 21}
+DEFAULT_REPEAT = {"A": 5, "B": 3, "C": 21, "D": 1}
+SCALE_MEGABYTES = (20, 200)  # D: the small stream, and the large one ten times its size
+SCALE_MODES = {"migrate": ["migrate", "-q"], "migrate --diff": ["migrate", "-q", "--diff"]}
 TOOLS = ("nativecar", "kustomize", "ruamel")
 KIB_PER_MIB = 1024
 
@@ -107,8 +114,8 @@ class Result:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="A,B,C", help="comma-separated inputs to run (default: A,B,C)")
-    parser.add_argument("--repeat", type=int, help="timed runs per tool and input (default: A 5, B 3, C 21)")
+    parser.add_argument("--only", default="A,B,C", help="comma-separated inputs to run, of A,B,C,D (default: A,B,C)")
+    parser.add_argument("--repeat", type=int, help="timed runs per tool and input (default: A 5, B 3, C 21, D 1)")
     parser.add_argument("--work", type=Path, default=BENCH_DIR / ".work", help="work directory (created if absent)")
     parser.add_argument("--nativecar", type=Path, help="nativecar executable (default: next to python, else PATH)")
     parser.add_argument("--kubectl", type=Path, help="kubectl executable (default: from PATH)")
@@ -125,7 +132,7 @@ def parse_only(parser: argparse.ArgumentParser, value: str) -> list[str]:
     keys = {part.strip().upper() for part in value.split(",") if part.strip()}
     unknown = keys - set(DEFAULT_REPEAT)
     if unknown or not keys:
-        parser.error(f"--only takes a comma-separated subset of A,B,C, not {value!r}")
+        parser.error(f"--only takes a comma-separated subset of A,B,C,D, not {value!r}")
     return sorted(keys)
 
 
@@ -208,6 +215,8 @@ def build_inputs(args: argparse.Namespace) -> list[Input]:
     }
     inputs = []
     for key in args.only:
+        if key == "D":
+            continue
         title, build = builders[key]
         directory = args.work.resolve() / key
         write_input(directory, build())
@@ -314,6 +323,83 @@ def format_targets(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Scale:
+    """D: nativecar's runs on the 20 MB and the 200 MB stream, by mode."""
+
+    paths: dict[int, Path]
+    runs: dict[tuple[str, int], list[Run]] = field(default_factory=dict)
+
+    def median(self, mode: str, megabytes: int) -> float:
+        """Return the median wall time of ``mode`` on the stream of ``megabytes``."""
+        return statistics.median(run.seconds for run in self.runs[mode, megabytes])
+
+    def ratio(self, mode: str) -> float:
+        """Return the time on the large stream over ten times the time on the small one."""
+        small, large = SCALE_MEGABYTES
+        return self.median(mode, large) / (large // small * self.median(mode, small))
+
+    def peak_mib(self, mode: str) -> float:
+        """Return the highest peak RSS of ``mode`` on the large stream, in MiB."""
+        return max(run.max_rss_kib for run in self.runs[mode, SCALE_MEGABYTES[1]]) / KIB_PER_MIB
+
+
+def build_scale(args: argparse.Namespace) -> dict[int, Path]:
+    """Write the D streams (B's renamed documents, repeated to 20 MB and 200 MB) and return their paths."""
+    document = clean_fixture(istio_fixture(args.istio_fixture).read_text(encoding="utf-8"))
+    directory = args.work.resolve() / "D"
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for megabytes in SCALE_MEGABYTES:
+        path = directory / f"stream-{megabytes}mb.yaml"
+        with path.open("w", encoding="utf-8") as stream:
+            written, index = 0, 0
+            while written < megabytes * 1_000_000:
+                text = ("---\n" if index else "") + rename(document, index)
+                written += len(text.encode("utf-8"))
+                stream.write(text)
+                index += 1
+        paths[megabytes] = path
+    return paths
+
+
+def measure_scale(args: argparse.Namespace, nativecar: Path) -> Scale:
+    """Run each mode on the small stream ten times as often as on the large one (at least three times)."""
+    scale = Scale(build_scale(args))
+    env = child_environment()
+    repeat = args.repeat or DEFAULT_REPEAT["D"]
+    for mode, words in SCALE_MODES.items():
+        for megabytes, path in scale.paths.items():
+            runs = repeat if megabytes == SCALE_MEGABYTES[1] else max(3, repeat)
+            print(f"(D) {mode} on {megabytes} MB: {runs} runs", file=sys.stderr)
+            output = path.with_name(f"out-{megabytes}mb.txt")
+            for _ in range(runs):
+                run = run_once([str(nativecar), *words, str(path)], output, env, path.parent)
+                check_run(f"nativecar {mode}", run, output)
+                scale.runs.setdefault((mode, megabytes), []).append(run)
+    return scale
+
+
+def format_scale(scale: Scale) -> str:
+    """Return the D table and its targets."""
+    small, large = SCALE_MEGABYTES
+    header = (
+        f"{'(D) mode':<18}{f'{small} MB s':>10}{f'{large} MB s':>11}{f'{large}MB/(10x{small}MB)':>20}{'peak MiB':>10}"
+    )
+    rows = [header, "-" * len(header)]
+    for mode in SCALE_MODES:
+        rows.append(
+            f"{mode:<18}{scale.median(mode, small):>10.2f}{scale.median(mode, large):>11.2f}"
+            f"{scale.ratio(mode):>20.2f}{scale.peak_mib(mode):>10.1f}"
+        )
+    rows.append("Acceptance targets (reported, not enforced):")
+    for mode in SCALE_MODES:
+        ratio, peak = scale.ratio(mode), scale.peak_mib(mode)
+        rows.append(f"  (D) {mode}: {large} MB under 3x the time of {small} MB x10: {ratio:.2f}  {verdict(ratio < 3)}")
+        rows.append(f"  (D) {mode}: peak memory on {large} MB < 300 MiB: {peak:.1f} MiB  {verdict(peak < 300)}")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the inputs, measure every tool on each, and print the table and targets."""
     args = parse_args(argv)
@@ -322,12 +408,17 @@ def main(argv: list[str] | None = None) -> int:
     inputs = build_inputs(args)
     try:
         results = [measure(item, nativecar, kubectl) for item in inputs]
+        scale = measure_scale(args, nativecar) if "D" in args.only else None
     except ToolFailedError as error:
         print(f"bench: FAILED: {error}", file=sys.stderr)
         return 1
-    print(format_table(results))
-    print()
-    print(format_targets(results))
+    if results:
+        print(format_table(results))
+        print()
+        print(format_targets(results))
+    if scale is not None:
+        print()
+        print(format_scale(scale))
     return 0
 
 

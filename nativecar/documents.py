@@ -11,11 +11,12 @@ Everything the rest of the program needs to know about bad input is raised here 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
 import re
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import yaml
 from yaml._yaml import CParser
@@ -41,12 +42,15 @@ class InputError(Exception):
 
 
 class Source(NamedTuple):
-    """One input's decoded text; `text` has no BOM, `newline` is the style new lines use."""
+    """One input's decoded text, or a piece of it; `text` has no BOM, `newline` is the style new
+    lines use, and `origin` is the index in the whole input of `text[0]` (the marks of its nodes
+    index the whole input)."""
 
     path: str
     text: str
     bom: bool = False
     newline: str = "\n"
+    origin: int = 0
 
 
 class Document(NamedTuple):
@@ -181,6 +185,178 @@ def documents(source: Source, check: bool = True) -> Iterator[Document]:
         raise unmarked_error(error, source.path, source.text) from None
     finally:
         loader.dispose()
+
+
+class Segment(NamedTuple):
+    """One document of a stream with the text it owns, for rewriting a stream a piece at a time.
+
+    `source.text` is the stream's text from the end of the previous document (its `---`, comments
+    and blank lines included) through the end of the line this document ends on, so the segments
+    of a stream joined are its text. `document` is None only for the text after the last one.
+    Its nodes' marks count in the stream: `source.origin` is the stream index of `source.text[0]`
+    and `line` the stream line (0-based) it starts on.
+    """
+
+    source: Source
+    document: Document | None
+    line: int
+
+
+CHUNK = 1 << 20  # characters handed to libyaml at a time, at least
+
+
+class _Feed:
+    """A stream's text handed to libyaml in chunks, keeping what no segment has taken yet.
+
+    libyaml reads ahead of the document it composes, so it has been given text past the last
+    document's end; `take` cuts the kept text at a document's end. Memory holds about the current
+    document and a chunk, not the stream: a chunk is at least as large as the text kept, so a
+    large document costs a linear number of copies.
+    """
+
+    def __init__(self, data: BinaryIO | str, path: str) -> None:
+        self.path = path
+        self.binary = None if isinstance(data, str) else data
+        self.whole = data if isinstance(data, str) else None
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.buffer = ""  # stream characters [self.base - self.start, ...) as handed to libyaml
+        self.start = 0  # where the kept text begins in self.buffer
+        self.base = 0  # stream index of self.buffer[self.start]
+        self.lines = 0  # newlines before self.base
+        self.started = False  # some text was read (a BOM is looked for at its start)
+        self.bom = False
+        self.crlf = False
+        self.error: InputError | None = None
+
+    def read(self, size: int) -> str:
+        """The next chunk ('' at the end): libyaml's input callback, `size` a hint only. A
+        decoding error is kept for the caller and read as the end, since an exception cannot
+        cross libyaml."""
+        chunk, ended = "", False
+        while not chunk and not ended and self.error is None:
+            if self.whole is not None:
+                chunk, self.whole, ended = self.whole, None, True
+            elif self.binary is None:
+                ended = True
+            else:
+                chunk, ended = self._decode(max(CHUNK, len(self.buffer) - self.start))
+            if chunk and not self.started:
+                self.started = True
+                if chunk.startswith(BOM):
+                    self.bom, chunk = True, chunk[1:]
+                self.crlf = "\r\n" in chunk
+        if self.error is not None:
+            return ""
+        self.buffer = self.buffer[self.start :] + chunk if self.start else self.buffer + chunk
+        self.start = 0
+        return chunk
+
+    def _decode(self, size: int) -> tuple[str, bool]:
+        """The text of the next `size` bytes (less when a character is cut), and whether the
+        input has ended."""
+        assert self.binary is not None
+        try:
+            data = self.binary.read(size)
+        except OSError as error:
+            self.error = InputError(self.path, 1, 1, f"cannot read: {error.strerror or error}")
+            return "", True
+        try:
+            return self.decoder.decode(data, final=not data), not data
+        except UnicodeDecodeError as error:
+            head = bytes(error.object[: error.start]).decode("utf-8", errors="replace")
+            kept = self.buffer[self.start :] + head  # the object holds what the decoder kept back, too
+            self.error = self._at(
+                kept,
+                len(kept),
+                f"not UTF-8 (byte 0x{error.object[error.start]:02x}); Kubernetes manifests must be UTF-8",
+            )
+            return "", True
+
+    def _at(self, kept: str, offset: int, message: str) -> InputError:
+        """An InputError at `offset` in `kept` (text that starts where the kept text does, at a
+        line start)."""
+        head = kept[:offset]
+        line = self.lines + head.count("\n") + 1
+        return InputError(self.path, line, offset - (head.rfind("\n") + 1) + 1, message)
+
+    def take(self, end: int) -> tuple[str, int, int]:
+        """The kept text up to stream index `end`, its stream index and its stream line (0-based);
+        the kept text then starts at `end`."""
+        cut = self.start + end - self.base
+        taken = self.buffer[self.start : cut]
+        offset, line = self.base, self.lines
+        self.start, self.base = cut, end
+        self.lines += taken.count("\n")
+        return taken, offset, line
+
+    def rest(self) -> str:
+        return self.buffer[self.start :]
+
+    def line_end(self, index: int) -> int:
+        """The stream index just past the newline that ends the line holding `index`, or the end
+        of the text given so far (libyaml has read to the end of the stream then)."""
+        found = self.buffer.find("\n", self.start + index - self.base)
+        return self.base + (len(self.buffer) - self.start if found < 0 else found + 1 - self.start)
+
+    def unprintable(self, error: yaml.YAMLError) -> InputError:
+        """A reader error (a character YAML does not allow) at its line and column. It lies in
+        the kept text: every document before it was composed."""
+        kept = self.rest()
+        found = _UNPRINTABLE.search(kept)
+        return self._at(kept, found.start() if found else 0, str(error).splitlines()[0])
+
+
+# What YAML 1.1 and libyaml do not allow in a stream: C0 controls but tab, LF and CR, DEL, C1 but NEL.
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def segments(data: BinaryIO | str, path: str) -> Iterator[Segment]:
+    """The documents of a stream one at a time, each with its text (see `Segment`).
+
+    `data` is a binary file, read in chunks and decoded as UTF-8 (a BOM dropped, and remembered
+    in the first segment's `Source.bom`), or the decoded text of a whole input. The parser finds
+    the documents, and each is checked as a Kubernetes manifest (`check_keys`). Raises
+    `InputError` at the first undecodable byte, YAML error or bad key; a caller that writes all
+    or nothing keeps what it made of the earlier segments until the stream has ended.
+    """
+    feed = _Feed(data, path)
+    loader = Composer(feed)
+    number = 0
+    try:
+        while True:
+            try:
+                if not loader.check_node():
+                    break
+                root = loader.get_node()
+            except yaml.MarkedYAMLError as error:
+                raise feed.error or _syntax_error(error, Source(path, feed.rest())) from None
+            except yaml.YAMLError as error:
+                raise feed.error or feed.unprintable(error) from None
+            if feed.error is not None:
+                raise feed.error
+            if root is None:
+                continue
+            end = root.end_mark.index
+            if end and feed.buffer[feed.start + end - 1 - feed.base] != "\n":
+                end = feed.line_end(end)
+            text, offset, line = feed.take(end)
+            source = Source(path, text, feed.bom and number == 0, _newline(text, feed.crlf), offset)
+            check_keys(root, source)
+            yield Segment(source, Document(number, root), line)
+            number += 1
+        if feed.error is not None:
+            raise feed.error
+        text, offset, line = feed.take(feed.base + len(feed.rest()))
+        yield Segment(Source(path, text, feed.bom and number == 0, _newline(text, feed.crlf), offset), None, line)
+    finally:
+        loader.dispose()
+
+
+def _newline(text: str, crlf: bool) -> str:
+    """The newline a segment's new lines take: its own, or the stream's start's when it has none."""
+    if "\r\n" in text:
+        return "\r\n"
+    return "\r\n" if crlf and "\n" not in text else "\n"
 
 
 def parse(source: Source, check: bool = True) -> list[Document]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -62,6 +64,19 @@ def _is_container(value: Any) -> bool:
     return isinstance(value, dict | list)
 
 
+def _weakly(method: Callable[[Any, int], list[str] | None]) -> Callable[[Any, int], list[str] | None]:
+    """`method` of a patcher, for its renderer, without a reference cycle between the two: the
+    cyclic collector is off while documents are rewritten (runner), so a cycle would keep each
+    document's patcher, and its text, until the end of the run."""
+    reference = weakref.WeakMethod(method)
+
+    def call(value: Any, column: int) -> list[str] | None:
+        bound = reference()
+        return bound(value, column) if bound is not None else None
+
+    return call
+
+
 class _RenderAnewError(CannotPatchError):
     """Raised inside a collection's diff when the collection must be re-rendered whole."""
 
@@ -69,8 +84,9 @@ class _RenderAnewError(CannotPatchError):
 class Patcher:
     """Collects the edits that turn a document's text into its edited model."""
 
-    def __init__(self, text: str, root: Node, style: Style) -> None:
+    def __init__(self, text: str, root: Node, style: Style, origin: int = 0) -> None:
         self.text = text
+        self.origin = origin
         self.style = style
         self.edits: list[Edit] = []
         self.visited: set[int] = set()
@@ -78,13 +94,17 @@ class Patcher:
         self._touched: dict[int, bool] = {}
         self.alias_slots: set[tuple[int, int]] = set()
         self.aliased: set[int] = set()
-        if text.find("&", root.start_mark.index, root.end_mark.index) >= 0:  # anchors, so maybe aliases
+        if text.find("&", self.at(root.start_mark), self.at(root.end_mark)) >= 0:  # anchors, so maybe aliases
             survey = _Survey(root)
             self.alias_slots = survey.alias_slots
             self.aliased = survey.aliased
-        self.render = Renderer(style, copy=self._copy_item)
+        self.render = Renderer(style, copy=_weakly(self._copy_item))
 
     # -- text geometry ---------------------------------------------------------------------
+
+    def at(self, mark: Any) -> int:
+        """Where a node's mark (an index into the whole stream) falls in `text`."""
+        return mark.index - self.origin
 
     def line_start(self, index: int) -> int:
         return self.text.rfind("\n", 0, index) + 1
@@ -100,13 +120,13 @@ class Patcher:
     def content_end(self, node: Node) -> int:
         """Where a node's own text ends: no trailing blank lines or comments of a block."""
         if isinstance(node, ScalarNode):
-            end = node.end_mark.index
+            end = self.at(node.end_mark)
             if node.style in ("|", ">"):
-                while end > node.start_mark.index and self.text[end - 1] in _BLANK:
+                while end > self.at(node.start_mark) and self.text[end - 1] in _BLANK:
                     end -= 1
             return end
         if node.flow_style or not node.value:
-            return node.end_mark.index
+            return self.at(node.end_mark)
         last = len(node.value) - 1
         if (id(node), last) in self.alias_slots:
             raise CannotPatchError("an alias ends a changed collection")
@@ -127,7 +147,7 @@ class Patcher:
 
     def dash(self, item: Node) -> int:
         """Index of the `-` that introduces a block-sequence item."""
-        index = item.start_mark.index - 1
+        index = self.at(item.start_mark) - 1
         while index >= 0 and self.text[index] in _BLANK:
             index -= 1
         if index < 0 or self.text[index] != "-" or not self.on_own_line(index):
@@ -156,7 +176,7 @@ class Patcher:
         return start, self.region_end(self.line_end(self.content_end(item)), column)
 
     def colon_after(self, key: ScalarNode) -> int:
-        index = key.end_mark.index
+        index = self.at(key.end_mark)
         while index < len(self.text) and self.text[index] in " \t":
             index += 1
         if index >= len(self.text) or self.text[index] != ":":
@@ -272,7 +292,7 @@ class Patcher:
             text = quote(value, '"') if not is_plain_safe(value, flow) else value
         else:
             text = scalar_text(value, self.style, flow=flow)
-        self.edits.append(Edit(node.start_mark.index, self.content_end(node), text))
+        self.edits.append(Edit(self.at(node.start_mark), self.content_end(node), text))
 
     def check_not_alias_target(self, node: Node) -> None:
         if id(node) in self.aliased:
@@ -286,11 +306,11 @@ class Patcher:
         if node.flow_style:
             self.edits.append(self._flow_delete(node, index, key))
             return
-        if self.on_own_line(key.start_mark.index):
-            start = self.region_start(self.line_start(key.start_mark.index), key.start_mark.column)
+        if self.on_own_line(self.at(key.start_mark)):
+            start = self.region_start(self.line_start(self.at(key.start_mark)), key.start_mark.column)
             self.edits.append(self._delete_lines(start, self.line_end(self.content_end(value))))
         elif index + 1 < len(pairs):  # first key on a `- ` line: pull the next key up
-            self.edits.append(Edit(key.start_mark.index, pairs[index + 1][0].start_mark.index, ""))
+            self.edits.append(Edit(self.at(key.start_mark), self.at(pairs[index + 1][0].start_mark), ""))
         else:
             raise _RenderAnewError
 
@@ -337,7 +357,7 @@ class Patcher:
             if anchor is None:
                 at = self.content_end(self.real(node, len(pairs) - 1))
                 return Edit(at, at, ", " + rendered)
-            at = pairs[anchor][0].start_mark.index
+            at = self.at(pairs[anchor][0].start_mark)
             return Edit(at, at, rendered + ", ")
         column = pairs[0][0].start_mark.column
         lines: list[str] = []
@@ -346,12 +366,12 @@ class Patcher:
         if anchor is None:
             return self._append_lines(self.line_end(self.content_end(self.real(node, len(pairs) - 1))), lines)
         key = pairs[anchor][0]
-        if self.on_own_line(key.start_mark.index):
-            at = self.region_start(self.line_start(key.start_mark.index), column)
+        if self.on_own_line(self.at(key.start_mark)):
+            at = self.region_start(self.line_start(self.at(key.start_mark)), column)
             return Edit(at, at, newline.join(lines) + newline)
         first = lines[0][column:]
         text = newline.join([first, *lines[1:]]) + newline + " " * column
-        return Edit(key.start_mark.index, key.start_mark.index, text)
+        return Edit(self.at(key.start_mark), self.at(key.start_mark), text)
 
     def _delete_lines(self, start: int, end: int) -> Edit:
         """Delete whole lines; the last lines of a text without a final newline take the
@@ -391,7 +411,7 @@ class Patcher:
             if before is None:
                 at = self.content_end(self.real(node, len(items) - 1))
                 return self.edits.append(Edit(at, at, ", " + rendered))
-            at = self.real(node, before).start_mark.index
+            at = self.at(self.real(node, before).start_mark)
             return self.edits.append(Edit(at, at, rendered + ", "))
         dash = self.dash(next(item for i, item in enumerate(items) if (id(node), i) not in self.alias_slots))
         dash_column = dash - self.line_start(dash)
@@ -411,11 +431,11 @@ class Patcher:
         children = node.value
         if len(children) < 2:
             raise _RenderAnewError
-        start = start_node.start_mark.index
+        start = self.at(start_node.start_mark)
         if index + 1 < len(children):
             following = children[index + 1]
             following = following[0] if isinstance(following, tuple) else self.real(node, index + 1)
-            return Edit(start, following.start_mark.index, "")
+            return Edit(start, self.at(following.start_mark), "")
         return Edit(self.content_end(self.real(node, index - 1)), self.content_end(self.real(node, index)), "")
 
     def is_json(self, node: Node) -> bool:
@@ -439,7 +459,7 @@ class Patcher:
         child = Patcher.__new__(Patcher)
         child.__dict__.update(self.__dict__)
         child.edits = []
-        child.render = Renderer(self.style, copy=child._copy_item)
+        child.render = Renderer(self.style, copy=_weakly(child._copy_item))
         return child
 
     def _moved(self, value: Any) -> Node | None:
@@ -475,7 +495,7 @@ class Patcher:
             return None
         child = self._child()
         child.diff(value, node)
-        text = apply(self.text, child.edits, node.start_mark.index, self.content_end(node))
+        text = apply(self.text, child.edits, self.at(node.start_mark), self.content_end(node))
         if "\n" in text:
             raise CannotPatchError("a moved flow collection spans lines")
         return text

@@ -22,7 +22,17 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar import workloads
 from nativecar.changes import Change, line_of, position
-from nativecar.documents import Document, InputError, Source, documents, is_merge_key, nesting_guard, parse
+from nativecar.documents import (
+    Document,
+    InputError,
+    Segment,
+    Source,
+    documents,
+    is_merge_key,
+    nesting_guard,
+    parse,
+    segments,
+)
 from nativecar.edits import CannotPatchError, Edit, Patcher, apply
 from nativecar.model import build, same
 from nativecar.render import Style, detect_style
@@ -31,26 +41,28 @@ from nativecar.workloads import Pod
 
 
 @dataclass
-class Outcome:
-    """What became of one source: its new text, the records, and the documents re-emitted."""
+class Records:
+    """What the rewrites did to one input: the records, the documents re-emitted (numbers from
+    0), and whether its text changed."""
+
+    changes: list[Change] = field(default_factory=list)
+    reemitted: list[int] = field(default_factory=list)
+    changed: bool = False
+
+
+@dataclass(kw_only=True)
+class Outcome(Records):
+    """What became of one whole input: its records and its new text."""
 
     source: Source
     text: str
-    changes: list[Change] = field(default_factory=list)
-    reemitted: list[int] = field(default_factory=list)  # document numbers, from 0
-    failed: list[str] = field(default_factory=list)  # messages for documents left unchanged
-
-    @property
-    def changed(self) -> bool:
-        return self.text != self.source.text
 
 
 class Rewritten(NamedTuple):
-    """A document this run rewrote: its edit, the 0-based line its text starts on in the output,
-    the pods it changed (in memory, after the rewrites; with their indices among the document's
-    pods and their lifecycle models), and its rewritten text parsed, for the findings' positions."""
+    """A document this run rewrote: the 0-based line its text starts on in the output, the pods
+    it changed (in memory, after the rewrites; with their indices among the document's pods and
+    their lifecycle models), and its rewritten text parsed, for the findings' positions."""
 
-    edit: Edit
     line: int
     pods: list[Pod]
     indices: list[int]
@@ -62,54 +74,103 @@ Positions = Literal["output", "input"]
 
 
 def process(source: Source, context: Context, positions: Positions | None = "output") -> Outcome:
-    """Run the rewrites over every document of `source` (raises `InputError` on bad input).
+    """Run the rewrites over every document of a whole input (raises `InputError` on bad input).
 
     `positions`: where the findings left for the user point: into the rewritten text (for a file
     rewritten in place), or into `source` as it is (when nothing is written back to it); None
     when nobody will read them (`--quiet`), which spares the rules' run.
     """
-    outcome = Outcome(source=source, text=source.text)
-    edits: list[Edit] = []
-    shift = 0  # lines the edits so far added
-    # A Service anywhere may target a changed pod's sidecar by port name (NC009): then what is
-    # left is worked out once the whole source is read, otherwise document by document.
-    deferred = positions is not None and "Service" in source.text
-    pending: list[Rewritten] = []
-    services: list[tuple[Document, int]] = []
-    for document in documents(source):
-        if deferred and _kind(document.root) == "Service":
-            services.append((document, shift))
+    session = Session(context, positions)
+    pieces = [session.rewrite(segment) for segment in segments(source.text, source.path)]
+    records = session.finish()
+    text = "".join(pieces) if records.changed else source.text
+    return Outcome(
+        changes=records.changes, reemitted=records.reemitted, changed=records.changed, source=source, text=text
+    )
+
+
+class Session:
+    """One input through the rewrites, a document at a time (`documents.segments`), so that a
+    stream of any length is rewritten in the memory of its largest document.
+
+    `rewrite` gives each segment's text as it is to be written; `finish` gives the records. The
+    findings left on a rewritten pod are worked out when its document is done, with the Services
+    seen so far (NC009 reads them); a pod a later Service could still concern waits for `finish`.
+    """
+
+    def __init__(self, context: Context, positions: Positions | None = "output") -> None:
+        self.context = context
+        self.positions = positions
+        self.records = Records()
+        self.shift = 0  # lines the edits so far added
+        self.services: list[tuple[Any, int]] = []  # Service models seen, with the shift at their place
+        # What a rule that reads Services keeps of a rewritten pod: the rule module, the part, how
+        # many Services had been seen then, and the lines the edits had added by then.
+        self.waiting: list[tuple[Any, Pod, int, int]] = []
+
+    def rewrite(self, segment: Segment) -> str:
+        """The text of `segment` as it is to be written (raises `InputError` on bad input)."""
+        source, document = segment.source, segment.document
+        if document is None:
+            return source.text
+        context, records = self.context, self.records
+        if self.positions is not None and _kind(document.root) == "Service":
+            self.services.append((build(document.root), self.shift))
         specs = list(workloads.pod_spec_nodes(document.root))
         if not specs and context.injection is not None:
-            outcome.changes.extend(_not_a_workload(document))
+            records.changes.extend(_not_a_workload(document))
         if not any(wanted(spec, context) for spec in specs):
-            continue
+            return source.text
         with nesting_guard(source, document):
             model, changes, changed = rewrite(document, context)
-            patched = _patch(source, document, model, outcome)
-        outcome.changes.extend(changes)
+            patched = _patch(source, document, model, records)
+        records.changes.extend(changes)
         if patched is None:
-            continue
+            return source.text
         edit, root = patched
-        edits.append(edit)
+        records.changed = True
         item = Rewritten(
-            edit,
-            document.root.start_mark.line + shift,
+            document.root.start_mark.line + self.shift,
             [pod for _, pod, _ in changed],
             [index for index, _, _ in changed],
             {id(pod): after for _, pod, after in changed},
             root,
         )
-        shift += edit.replacement.count("\n") - source.text.count("\n", edit.start, edit.end)
-        if deferred:
-            pending.append(item)
-        elif item.pods and positions is not None:
-            outcome.changes.extend(_left_for_you([item], [], context, outcome.changes, positions))
-    if edits:
-        outcome.text = apply(source.text, edits)
-    if pending and positions is not None:
-        outcome.changes.extend(_left_for_you(pending, services, context, outcome.changes, positions))
-    return outcome
+        self.shift += edit.replacement.count("\n") - source.text.count("\n", edit.start, edit.end)
+        if item.pods and self.positions is not None:
+            records.changes.extend(_left_for_you([item], self.services, context, records.changes, self.positions))
+            from nativecar.rules import awaiting
+
+            for pod in item.pods:
+                for module, part in awaiting(pod, context):
+                    self.waiting.append((module, part, len(self.services), self.shift))
+        return apply(source.text, [edit])
+
+    def finish(self) -> Records:
+        """The records, with what the Services after a rewritten pod find on it."""
+        late = [(module, part) for module, part, seen, _ in self.waiting if seen < len(self.services)]
+        if not late or self.positions is None:
+            return self.records
+        from nativecar.rules import run_late
+
+        shifts = {id(part): shift for _, part, _, shift in self.waiting}
+        services = self.services
+
+        def locate(value: Any, key: Any, pod: Pod) -> tuple[int, int]:
+            line, column = position(value, key)
+            if not line or self.positions == "input":
+                return line, column
+            shift = next((shift for tree, shift in services if _contains(tree, value)), shifts[id(pod)])
+            return line + shift, column
+
+        reported = {(c.workload, c.rule, c.line, c.column, c.message) for c in self.records.changes}
+        found = run_late(late, [tree for tree, _ in services], self.context, locate)
+        self.records.changes.extend(
+            finding
+            for finding in found
+            if (finding.workload, finding.rule, finding.line, finding.column, finding.message) not in reported
+        )
+        return self.records
 
 
 Changed = list[tuple[int, Pod, Any]]
@@ -211,7 +272,7 @@ def _kind(root: Node) -> str | None:
 
 def _left_for_you(
     items: list[Rewritten],
-    services: list[tuple[Document, int]],
+    services: list[tuple[Any, int]],
     context: Context,
     changes: list[Change],
     positions: Positions = "output",
@@ -227,7 +288,7 @@ def _left_for_you(
     from nativecar import rules
 
     models = {key: value for item in items for key, value in item.models.items()}
-    service_models = [build(document.root) for document, _ in services]
+    service_models = [model for model, _ in services]
     pods = [pod for item in items for pod in item.pods]
     warned = {(change.workload, change.rule) for change in changes if change.action == "warning" and change.rule}
     if positions == "input":
@@ -242,7 +303,7 @@ def _left_for_you(
         for index in item.indices:
             located.append(found[index])
             offsets[id(found[index])] = item.line
-    trees = [(tree, shift) for tree, (_, shift) in zip(service_models, services, strict=True)]
+    trees = services
 
     def locate(value: Any, key: Any, pod: Pod) -> tuple[int, int]:
         line, column = position(value, key)
@@ -316,13 +377,13 @@ def _scalar(node: Node | None) -> str | None:
     return node.value if isinstance(node, ScalarNode) else None
 
 
-def _patch(source: Source, document: Document, model: object, outcome: Outcome) -> tuple[Edit, Node] | None:
+def _patch(source: Source, document: Document, model: object, outcome: Records) -> tuple[Edit, Node] | None:
     """The one edit that rewrites this document's body, verified, and the rewritten document
     parsed; None if nothing changed."""
     root = document.root
-    style = detect_style(root, source.text, source.newline)
-    patcher = Patcher(source.text, root, style)
-    start = root.start_mark.index
+    style = detect_style(root, source.text, source.newline, source.origin)
+    patcher = Patcher(source.text, root, style, source.origin)
+    start = root.start_mark.index - source.origin
     if patcher.on_own_line(start):
         start = patcher.line_start(start)
     try:
@@ -340,7 +401,7 @@ def _patch(source: Source, document: Document, model: object, outcome: Outcome) 
 
 
 def _reemit(
-    source: Source, document: Document, model: object, outcome: Outcome, style: Style, start: int
+    source: Source, document: Document, model: object, outcome: Records, style: Style, start: int
 ) -> tuple[Edit, Node] | None:
     """The fallback: the document re-emitted by ruamel.yaml, verified like a patch.
 
@@ -349,7 +410,7 @@ def _reemit(
     """
     from nativecar.fallback import reemit
 
-    end = document.root.end_mark.index
+    end = document.root.end_mark.index - source.origin
     body = source.text[start:end]
     mark = document.root.start_mark
     try:

@@ -19,6 +19,7 @@ from nativecar.lifecycle import analysis
 from nativecar.lifecycle.pod import PodModel
 from nativecar.lifecycle.resources import RESOURCES, describe
 from nativecar.lifecycle.timeline import Timeline, timeline
+from nativecar.report import visible
 
 WIDTH = 60  # time slots in a chart
 Explained = list[tuple[str, list[Explanation]]]  # (file name, its workloads)
@@ -188,9 +189,9 @@ def sections(model: PodModel) -> dict[str, Any]:
 def _chart(console: Any, drawn: Timeline, indent: str = "    ") -> None:
     from rich.text import Text
 
-    width = max((len(row.name) for row in drawn.rows), default=4)
+    width = max((len(visible(row.name)) for row in drawn.rows), default=4)
     for row in drawn.rows:
-        line = Text(f"{indent}{row.name:<{width}}  {row.role:<7} ")
+        line = Text(f"{indent}{visible(row.name):<{width}}  {row.role:<7} ")
         line.append("│", style="dim")
         for cell in row.cells:
             style = {"▒": "yellow", "█": "green" if row.role != "sidecar" else "cyan", "░": "red", ">": "bold"}.get(
@@ -210,7 +211,7 @@ def _field(console: Any, label: str, lines: list[str], style: str | None = None)
     import textwrap
 
     lead = f"    {label:<9}"
-    for index, line in enumerate(lines):
+    for index, line in enumerate(map(visible, lines)):
         indent = " " * (len(lead) + len(line) - len(line.lstrip()))
         wrapped = textwrap.wrap(
             line.lstrip(), width=max(40, console.width - len(indent)), break_on_hyphens=False, break_long_words=False
@@ -249,7 +250,7 @@ def render(explained: Explained, console: Any, verb: str) -> None:
     for name, items in explained:
         for item in items:
             console.print()
-            console.print(f"{item.label} ({name}:{item.line})", style="bold underline", highlight=False)
+            console.print(visible(f"{item.label} ({name}:{item.line})"), style="bold underline", highlight=False)
             span = max(timeline(model, WIDTH).seconds for model in (item.before, item.after) if model is not None)
             _side(console, "as it is", item.before, span)
             if item.after is not None:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from nativecar.documents import InputError
 
@@ -173,6 +173,21 @@ def _kind_of(path: Path) -> str | None:
     if stat.S_ISREG(mode):
         return None
     return next((kind for test, kind in _KINDS if test(mode)), "a special file")
+
+
+@contextmanager
+def opened(item: Input) -> Iterator[BinaryIO]:
+    """One input open for reading in chunks (InputError when it cannot be opened); standard
+    input is not closed."""
+    if item.path is None:
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = item.path.open("rb")
+    except OSError as error:
+        raise InputError(item.name, 1, 1, f"cannot read: {error.strerror or error}") from None
+    with stream:
+        yield stream
 
 
 def read(item: Input) -> bytes:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nativecar import __version__
 from nativecar.changes import Change
+from nativecar.report import visible
 from nativecar.rules import Rule, rules
 
 Findings = list[tuple[str, list[Change]]]
@@ -22,15 +23,17 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 def text(findings: Findings, colour: bool = False) -> str:
-    """Findings grouped by file: `  14:9  error    NC001  job/x: message`."""
+    """Findings grouped by file: `  14:9  error    NC001  job/x: message` (control characters
+    from the manifests escaped, `report.visible`)."""
     lines: list[str] = []
     for name, items in findings:
         if not items:
             continue
-        lines.append(name)
+        lines.append(visible(name))
         for finding in items:
             where = f"{finding.line}:{finding.column}"
-            lines.append(f"  {where:<8} {finding.severity:<8} {finding.rule}  {finding.workload}: {finding.message}")
+            said = visible(f"{finding.workload}: {finding.message}")
+            lines.append(f"  {where:<8} {finding.severity:<8} {finding.rule}  {said}")
         lines.append("")
     while lines and not lines[-1]:
         lines.pop()

@@ -160,8 +160,9 @@ class Renderer:
         return body
 
 
-def detect_style(root: Node, text: str, newline: str) -> Style:
-    """Read a document's indentation and quoting habits from its own nodes."""
+def detect_style(root: Node, text: str, newline: str, origin: int = 0) -> Style:
+    """Read a document's indentation and quoting habits from its own nodes (`text` holds the
+    document; its marks index the stream, whose index `origin` is `text[0]`)."""
     indent = sequence_indent = item_offset = None
     quotes = {"'": 0, '"': 0}
     ordered = unordered = 0
@@ -188,7 +189,7 @@ def detect_style(root: Node, text: str, newline: str) -> Style:
                         if value.start_mark.line > key.start_mark.line:
                             indent = value.start_mark.column - key_column
                     elif isinstance(value, SequenceNode) and sequence_indent is None:
-                        dash = _dash_column(text, value.value[0])
+                        dash = _dash_column(text, value.value[0], origin)
                         if dash is not None and value.start_mark.line > key.start_mark.line:
                             sequence_indent = dash - key_column
                             first = value.value[0]
@@ -207,11 +208,12 @@ def detect_style(root: Node, text: str, newline: str) -> Style:
     )
 
 
-def _dash_column(text: str, item: Node) -> int | None:
+def _dash_column(text: str, item: Node, origin: int) -> int | None:
     """Column of the `-` that introduces a block-sequence item, found left of the item."""
-    index = item.start_mark.index - 1
+    start = item.start_mark.index - origin
+    index = start - 1
     while index >= 0 and text[index] == " ":
         index -= 1
     if index >= 0 and text[index] == "-":
-        return item.start_mark.column - (item.start_mark.index - index)
+        return item.start_mark.column - (start - index)
     return None

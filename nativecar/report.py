@@ -8,15 +8,16 @@ only when stderr is a terminal, and rich is imported only then.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from nativecar.changes import Change
 from nativecar.documents import InputError
-from nativecar.engine import Outcome
+
+if TYPE_CHECKING:
+    from nativecar.engine import Records
 
 STDIN_NAME = "<stdin>"
 
@@ -46,6 +47,7 @@ class Report:
     # -- output --------------------------------------------------------------------------------
 
     def _print(self, text: str, style: str | None = None) -> None:
+        text = visible(text)
         if self.colour and style:
             if self._console is None:
                 from rich.console import Console
@@ -67,7 +69,7 @@ class Report:
         if not self.quiet:
             self._print(message, "yellow")
 
-    def outcome(self, name: str, outcome: Outcome) -> None:
+    def outcome(self, name: str, outcome: Records) -> None:
         """The records of one processed input."""
         if outcome.changed:
             self.changed_files += 1
@@ -84,8 +86,6 @@ class Report:
                     "could not be patched exactly; review its layout",
                     "yellow",
                 )
-        for message in outcome.failed:
-            self.error(f"{prefix}{message}; left unchanged")
 
     def _workload(self, prefix: str, name: str, workload: str, changes: list[Change]) -> None:
         edits = [change.message for change in changes if change.action == "changed"]
@@ -181,13 +181,12 @@ def printable(text: str) -> bytes:
     return text.encode("utf-8", errors="backslashreplace")
 
 
-def unified_diff(name: str, before: str, after: str) -> str:
-    """A unified diff of one input, `a/NAME` to `b/NAME`, as `git diff` and black print it."""
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
-        fromfile=f"a/{name}",
-        tofile=f"b/{name}",
-    )
-    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    return text
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if code != 0x09}
+_CONTROLS.update({0x0A: "\\n", 0x0D: "\\r"})
+
+
+def visible(text: str) -> str:
+    """`text` for a terminal: the control characters a manifest may carry (ESC, BEL, CR, the C1
+    codes such as CSI) written as `\\xNN`, `\\n` or `\\r`, so that a workload's name cannot
+    retitle the window, clear the screen or start a new line; tab stays as it is."""
+    return text.translate(_CONTROLS)

@@ -11,14 +11,17 @@ byte as it was, the others are converted, and the exit code is 2.
 from __future__ import annotations
 
 import gc
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
-from typing import BinaryIO, NamedTuple, TypeVar
+from typing import IO, Any, BinaryIO, NamedTuple, TypeVar
 
 from nativecar import engine, files
-from nativecar.documents import InputError, Source, decode, encode
+from nativecar.diffs import StreamDiff
+from nativecar.documents import BOM, InputError, Source, decode, encode, segments
 from nativecar.profiles import builtins
-from nativecar.report import Report, printable, unified_diff
+from nativecar.report import Report, printable
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings
 
@@ -70,22 +73,92 @@ def run(
     if report.quiet:
         positions = None
 
-    def work(source: Source) -> engine.Outcome:
-        return engine.process(source, context, positions)
-
     if output.in_place:
         report.in_place = True
+
+        def work(source: Source) -> engine.Outcome:
+            return engine.process(source, context, positions)
+
         _rewrite_in_place(inputs, work, report)
         report.summary()
         return report.exit_code
-    results = _gather(inputs, work, report)
-    if results is None:
-        return report.exit_code
-    for item, outcome in results:
-        report.outcome(item.name, outcome)
-    _write(results, output, stdout)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        results: list[tuple[files.Input, engine.Records]] = []
+        previous_ended = True
+        for index, item in enumerate(inputs):
+            sink = _Sink(spool, output, item.name, first=index == 0, previous_ended=previous_ended)
+            try:
+                with files.opened(item) as stream:
+                    records = _unhurried(_stream, stream, item.name, context, positions, sink)
+            except InputError as error:
+                report.error(error)
+                continue
+            except OSError as error:  # the spool: no room left for the output in the temporary directory
+                report.error(f"cannot hold the output until the run ends: {error.strerror or error}")
+                break
+            previous_ended = sink.ended
+            results.append((item, records))
+        if report.errors:
+            report.summary()
+            return report.exit_code
+        for item, records in results:
+            report.outcome(item.name, records)
+        spool.seek(0)
+        shutil.copyfileobj(spool, stdout)
+        stdout.flush()
     report.summary()
     return report.exit_code
+
+
+SPOOL_IN_MEMORY = 8 << 20  # bytes of output held in memory before the spool moves to a temporary file
+
+
+def _stream(
+    stream: BinaryIO, name: str, context: Context, positions: engine.Positions | None, sink: _Sink
+) -> engine.Records:
+    """One input rewritten a document at a time, each piece handed to `sink` as it is done."""
+    session = engine.Session(context, positions)
+    for segment in segments(stream, name):
+        sink.piece(segment.source, session.rewrite(segment))
+    sink.close()
+    return session.finish()
+
+
+class _Sink:
+    """Where the pieces of one input go: the output stream (joined to the inputs before it by a
+    `---`, with one byte-order mark, at the start of the stream), its diff, or nowhere (`--check`)."""
+
+    def __init__(self, spool: IO[bytes], output: Output, name: str, first: bool, previous_ended: bool) -> None:
+        self.spool = spool
+        self.output = output
+        self.first = first
+        self.previous_ended = previous_ended
+        self.started = False
+        self.ended = True
+        self.diff = StreamDiff(name, lambda text: spool.write(printable(text))) if output.diff else None
+
+    def piece(self, source: Source, text: str) -> None:
+        if self.diff is not None:
+            self.diff.add(source.text, text)
+            return
+        if self.output.check:
+            return
+        if not self.started:
+            self.started = True
+            if not self.first:
+                separator = "" if self.previous_ended else "\n"
+                if not text.startswith("---"):
+                    separator += "---\n"
+                self.spool.write(separator.encode())
+            elif source.bom:
+                self.spool.write(BOM.encode())
+        if text:
+            self.spool.write(text.encode("utf-8"))
+            self.ended = text.endswith("\n")
+
+    def close(self) -> None:
+        if self.diff is not None:
+            self.diff.close()
 
 
 def _expand(paths: list[str], report: Report) -> list[files.Input]:
@@ -107,7 +180,8 @@ def _gather(
     results: list[tuple[files.Input, T]] = []
     for item in inputs:
         try:
-            results.append((item, _unhurried(work, decode(files.read(item), item.name))))
+            source = decode(files.read(item), item.name)
+            results.append((item, _unhurried(work, source)))
         except InputError as error:
             report.error(error)
     if report.errors:
@@ -116,13 +190,13 @@ def _gather(
     return results
 
 
-def _unhurried(work: Callable[[Source], T], source: Source) -> T:
-    """`work(source)` with the cyclic garbage collector off."""
+def _unhurried(work: Callable[..., T], *arguments: Any) -> T:
+    """`work(*arguments)` with the cyclic garbage collector off."""
     # Parsing allocates millions of short-lived, acyclic objects that reference counting frees;
     # the cyclic collector would only re-scan them, at about a quarter of the run time.
     gc.disable()
     try:
-        return work(source)
+        return work(*arguments)
     finally:
         gc.enable()
 
@@ -136,7 +210,8 @@ def _rewrite_in_place(inputs: list[files.Input], work: Callable[[Source], engine
             for item in inputs:
                 try:
                     original = files.read_original(item)
-                    outcome = _unhurried(work, decode(original.data, item.name))
+                    source = decode(original.data, item.name)
+                    outcome = _unhurried(work, source)
                     if outcome.changed:
                         files.write_atomic(original, encode(outcome.source, outcome.text))
                 except InputError as error:
@@ -146,29 +221,6 @@ def _rewrite_in_place(inputs: list[files.Input], work: Callable[[Source], engine
         except files.Interrupted as stop:
             report.error(f"interrupted by {stop}; the files not rewritten yet were left as they are")
             raise
-
-
-def _write(results: list[tuple[files.Input, engine.Outcome]], output: Output, stdout: BinaryIO) -> None:
-    if output.diff:
-        for item, outcome in results:
-            if outcome.changed:
-                stdout.write(printable(unified_diff(item.name, outcome.source.text, outcome.text)))
-        stdout.flush()
-        return
-    if output.check:
-        return
-    previous_ended = True
-    for index, (_, outcome) in enumerate(results):
-        data = encode(outcome.source, outcome.text)
-        if index > 0:
-            separator = b"" if previous_ended else b"\n"
-            if not outcome.text.lstrip("\ufeff").startswith("---"):
-                separator += b"---\n"
-            stdout.write(separator)
-            data = data.removeprefix(b"\xef\xbb\xbf")  # one BOM, at the start of the stream
-        stdout.write(data)
-        previous_ended = outcome.text.endswith("\n") or not outcome.text
-    stdout.flush()
 
 
 def run_check(

@@ -110,18 +110,57 @@ def run(
     """
     stream = Stream(pods=pods, services=services, models=dict(models or {}))
     findings: list[Change] = []
-    checks = [(module.RULE, module.check) for module in modules()]
     for pod in pods:
-        ignored = _ignored(pod)
-        for rule, check in checks:
-            if ignored and ("all" in ignored or rule.id in ignored or rule.name in ignored):
-                continue
-            for problem in check(pod, context, stream):
-                line, column = locate(problem.at, problem.key, pod) if locate else position(problem.at, problem.key)
-                findings.append(
-                    Change(pod.label, problem.message, "finding", line, column, rule=rule.id, severity=rule.severity)
-                )
+        for module in modules():
+            findings.extend(_stamped(module, pod, context, stream, locate))
     return sorted(findings, key=lambda finding: (finding.line, finding.column, finding.rule))
+
+
+def _stamped(module: Any, pod: Pod, context: Context, stream: Stream, locate: Locate | None) -> Iterator[Change]:
+    """One rule's findings on one pod, at their line and column (none when the pod opts out)."""
+    rule: Rule = module.RULE
+    ignored = _ignored(pod)
+    if ignored and ("all" in ignored or rule.id in ignored or rule.name in ignored):
+        return
+    for problem in module.check(pod, context, stream):
+        line, column = locate(problem.at, problem.key, pod) if locate else position(problem.at, problem.key)
+        yield Change(pod.label, problem.message, "finding", line, column, rule=rule.id, severity=rule.severity)
+
+
+def awaiting(pod: Pod, context: Context) -> list[tuple[Any, Pod]]:
+    """The rules a Service later in the stream could still give a finding on `pod`, each with
+    what of the pod it reads (a rule that reads `Stream.services` says so with its `awaiting`),
+    kept in place of the whole pod until the stream has ended."""
+    found = []
+    for module in modules():
+        if hasattr(module, "awaiting"):
+            part = module.awaiting(pod, context)
+            if part is not None:
+                found.append((module, part))
+    return found
+
+
+def skeleton(pod: Pod, spec: dict) -> Pod:
+    """A pod reduced to its label, its opt-out annotations, its template's labels and `spec`, as
+    plain values: nothing in it holds on to the document's nodes (so its findings must be about
+    other documents, such as a Service's port)."""
+    from nativecar.model import plain
+
+    opted_out = ",".join(_ignored(pod))
+    annotations = {IGNORE: opted_out} if opted_out else {}
+    workload = {"kind": pod.workload.get("kind"), "metadata": {"annotations": annotations}}
+    template: dict = {"metadata": {"labels": plain(pod.metadata_map("labels"))}, "spec": plain(spec)}
+    return Pod(workload=workload, template=template, label=pod.label)
+
+
+def run_late(
+    waiting: list[tuple[Any, Pod]], services: list[dict], context: Context, locate: Locate | None = None
+) -> list[Change]:
+    """The findings of the rules that waited for Services (`awaiting`), on what they kept."""
+    findings: list[Change] = []
+    for module, pod in waiting:
+        findings.extend(_stamped(module, pod, context, Stream(pods=[pod], services=services, models={}), locate))
+    return findings
 
 
 def _ignored(pod: Pod) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nativecar.rewrites import Context
-from nativecar.rules import Problem, Rule, Stream, named, native_sidecars
+from nativecar.rules import Problem, Rule, Stream, named, native_sidecars, skeleton
 from nativecar.workloads import Pod
 
 RULE = Rule(
@@ -22,15 +22,32 @@ RULE = Rule(
 )
 
 
-def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
-    if context.kube_version >= (1, 32):
-        return
-    ports = {
+def _sidecar_ports(pod: Pod) -> dict[str, str]:
+    """The port names the pod's native sidecars declare, with the sidecar's name."""
+    return {
         str(port.get("name")): str(sidecar.get("name"))
         for sidecar in native_sidecars(pod)
         for port in named(sidecar.get("ports") or [])
         if port.get("name")
     }
+
+
+def awaiting(pod: Pod, context: Context) -> Pod | None:
+    """What of `pod` this rule reads, to check it against Services later in the stream: None
+    when no Service could make it fire (no sidecar port has a name, or Kubernetes >= 1.32)."""
+    if context.kube_version >= (1, 32) or not _sidecar_ports(pod):
+        return None
+    sidecars = [
+        {"name": sidecar.get("name"), "restartPolicy": "Always", "ports": sidecar.get("ports")}
+        for sidecar in native_sidecars(pod)
+    ]
+    return skeleton(pod, {"initContainers": sidecars})
+
+
+def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
+    if context.kube_version >= (1, 32):
+        return
+    ports = _sidecar_ports(pod)
     labels = pod.metadata_map("labels")
     for service in stream.services:
         spec = service.get("spec") if isinstance(service.get("spec"), dict) else {}
