@@ -26,6 +26,7 @@ from nativecar.settings import (
     from_config,
     parse_feature_gates,
     parse_kube_version,
+    parse_vendor_versions,
 )
 
 app = typer.Typer(
@@ -63,6 +64,15 @@ FeatureGates = Annotated[
         "--feature-gates",
         help="Feature gates the cluster has on: SidecarContainers=true allows native sidecars on Kubernetes "
         "1.28; ContainerRestartRules=true says 1.34 accepts restartPolicy on regular containers.",
+        show_default=False,
+    ),
+]
+VendorVersion = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vendor-version",
+        help="The release of a vendor's injector in the cluster, VENDOR=RELEASE (linkerd=stable-2.18.1, "
+        "istio=1.24; repeatable): it decides how the switch that asks for a native sidecar is spelled.",
         show_default=False,
     ),
 ]
@@ -140,6 +150,7 @@ def build_settings(
     feature_gates: list[str] | None,
     quiet: bool,
     config: Path | None,
+    vendor_versions: list[str] | None = None,
 ) -> Settings:
     """Defaults, then the config file, then the flags that were given."""
     settings = Settings()
@@ -157,6 +168,9 @@ def build_settings(
         changes["feature_gates"] = parse_feature_gates(feature_gates)
     if quiet:
         changes["quiet"] = True
+    if vendor_versions:
+        given = dict(parse_vendor_versions(vendor_versions))
+        changes["vendor_versions"] = tuple(sorted({**dict(settings.vendor_versions), **given}.items()))
     from dataclasses import replace
 
     settings = replace(settings, **changes)
@@ -178,6 +192,7 @@ def migrate(
     kube_version: KubeVersion = None,
     sidecar: Sidecar = None,
     feature_gates: FeatureGates = None,
+    vendor_version: VendorVersion = None,
     quiet: Quiet = False,
     config: ConfigFile = None,
 ) -> None:
@@ -187,7 +202,7 @@ def migrate(
     name. Documents with nothing to convert come out byte for byte; changed ones change only
     on the lines that carry the change.
     """
-    _execute(paths, in_place, check, diff, kube_version, sidecar, feature_gates, quiet, config)
+    _execute(paths, in_place, check, diff, kube_version, sidecar, feature_gates, quiet, config, vendor_version)
 
 
 @app.command()
@@ -211,6 +226,7 @@ def inject(
     kube_version: KubeVersion = None,
     sidecar: Sidecar = None,
     feature_gates: FeatureGates = None,
+    vendor_version: VendorVersion = None,
     quiet: Quiet = False,
     config: ConfigFile = None,
 ) -> None:
@@ -229,6 +245,7 @@ def inject(
         feature_gates,
         quiet,
         config,
+        vendor_version,
         (profile, mode, values, force),
     )
 
@@ -243,6 +260,7 @@ def _execute(
     feature_gates: list[str] | None,
     quiet: bool,
     config: Path | None,
+    vendor_version: list[str] | None = None,
     injection: tuple[str, str | None, list[str] | None, bool] | None = None,
 ) -> None:
     """Flags to settings, a request and an output; the run's exit code back to the shell."""
@@ -252,7 +270,7 @@ def _execute(
     report = Report(quiet=quiet, check=check)
     request = None
     with _usage_errors(report):
-        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config)
+        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config, vendor_version)
         if in_place and (check or diff):
             raise UsageError("--in-place writes files; --check and --diff never do: choose one")
         if injection is not None:
@@ -274,6 +292,7 @@ def check(
     kube_version: KubeVersion = None,
     sidecar: Sidecar = None,
     feature_gates: FeatureGates = None,
+    vendor_version: VendorVersion = None,
     quiet: Quiet = False,
     config: ConfigFile = None,
 ) -> None:
@@ -287,7 +306,7 @@ def check(
 
     report = Report(quiet=quiet)
     with _usage_errors(report):
-        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config)
+        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config, vendor_version)
         if output_format not in ("text", "json", "sarif", "github"):
             raise UsageError(f"--format must be text, json, sarif or github, not {output_format!r}")
     report.quiet = settings.quiet
@@ -320,6 +339,7 @@ def explain(
     kube_version: KubeVersion = None,
     sidecar: Sidecar = None,
     feature_gates: FeatureGates = None,
+    vendor_version: VendorVersion = None,
     config: ConfigFile = None,
 ) -> None:
     """Show what the kubelet will do with each pod, before and after the conversion.
@@ -334,7 +354,7 @@ def explain(
     report = Report(quiet=True)
     request = None
     with _usage_errors(report):
-        settings = build_settings(kube_version, sidecar, feature_gates, False, config)
+        settings = build_settings(kube_version, sidecar, feature_gates, False, config, vendor_version)
         if output_format not in ("text", "json", "svg"):
             raise UsageError(f"--format must be text, json or svg, not {output_format!r}")
         if profile is not None:

@@ -116,10 +116,10 @@ class Session:
         context, records = self.context, self.records
         if self.positions is not None and _kind(document.root) == "Service":
             self.services.append((build(document.root), self.shift))
-        specs = list(workloads.pod_spec_nodes(document.root))
-        if not specs and context.injection is not None:
+        templates = list(workloads.pod_template_nodes(document.root))
+        if not templates and context.injection is not None:
             records.changes.extend(_not_a_workload(document))
-        if not any(wanted(spec, context) for spec in specs):
+        if not any(wanted(spec, context, template) for template, spec in templates):
             return source.text
         with nesting_guard(source, document):
             model, changes, changed = rewrite(document, context)
@@ -193,15 +193,15 @@ def explain(source: Source, context: Context) -> list[Explanation]:
 
     found: list[Explanation] = []
     for document in documents(source):
-        specs = list(workloads.pod_spec_nodes(document.root))
-        if not specs:
+        templates = list(workloads.pod_template_nodes(document.root))
+        if not templates:
             continue
         with nesting_guard(source, document):
             pods = list(workloads.pods(build(document.root)))
             before = [read(pod, context) for pod in pods]
             after: dict[int, Any] = {}
             changes: list[Change] = []
-            if any(wanted(spec, context) for spec in specs):
+            if any(wanted(spec, context, template) for template, spec in templates):
                 _, changes, changed = rewrite(document, context)
                 after = {index: model for index, _, model in changed}
         for index, pod in enumerate(pods):
@@ -341,10 +341,12 @@ def _contains(tree: Any, value: Any) -> bool:
     return False
 
 
-def wanted(spec: Node, context: Context) -> bool:
-    """Whether a pod spec node holds anything a rewrite acts on: a sidecar, legacy or native,
-    or, for `inject`, any pod at all."""
+def wanted(spec: Node, context: Context, template: Node | None = None) -> bool:
+    """Whether a pod template holds anything a rewrite acts on: a sidecar, legacy or native, a
+    label or annotation that asks an injector for one (`request`), or, for `inject`, any pod."""
     if context.injection is not None:
+        return True
+    if template is not None and _asks_injector(template, context):
         return True
     containers = workloads.node_get(spec, "containers")
     if isinstance(containers, SequenceNode):
@@ -360,6 +362,22 @@ def wanted(spec: Node, context: Context) -> bool:
         for container in init_containers.value:
             if isinstance(container, MappingNode) and workloads.node_get(container, "restartPolicy") is not None:
                 return True
+    return False
+
+
+def _asks_injector(template: Node, context: Context) -> bool:
+    """Whether a pod template's labels or annotations carry a key a profile's injection request
+    uses (its value is looked at on the model, by `request`)."""
+    metadata = workloads.node_get(template, "metadata")
+    if not isinstance(metadata, MappingNode):
+        return False
+    keys = context.request_keys
+    for where in ("labels", "annotations"):
+        found = workloads.node_get(metadata, where)
+        if isinstance(found, MappingNode) and any(
+            isinstance(key, ScalarNode) and (where, key.value) in keys for key, _ in found.value
+        ):
+            return True
     return False
 
 

@@ -49,6 +49,7 @@ def context_for(settings: Settings, injection: Injection | None = None) -> Conte
         sidecar_names=settings.sidecars,
         profiles=profiles,
         injection=injection,
+        vendor_versions=dict(settings.vendor_versions),
     )
 
 

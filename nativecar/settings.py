@@ -2,7 +2,7 @@
 
 The config file is the first of `--config FILE`, else `.nativecar.yaml` or a `pyproject.toml`
 with a `[tool.nativecar]` table, looked for from the working directory upwards. Its keys are
-the long flag names (`kube-version`, `sidecar`, `feature-gates`). A config file is user input,
+the long flag names (`kube-version`, `sidecar`, `feature-gates`, `vendor-version`). A config file is user input,
 so it is validated with pydantic, and pydantic is imported only when there is one.
 """
 
@@ -30,6 +30,7 @@ class Settings:
     sidecars: tuple[str, ...] = ()
     feature_gates: tuple[tuple[str, bool], ...] = ()
     quiet: bool = False
+    vendor_versions: tuple[tuple[str, str], ...] = ()  # (profile name, release), from --vendor-version
 
     @property
     def sidecar_gate(self) -> bool:
@@ -65,6 +66,23 @@ def parse_feature_gates(values: list[str]) -> tuple[tuple[str, bool], ...]:
                 raise UsageError(f"feature gate {name} must be =true or =false, not {item!r}")
             gates[name] = state.lower() == "true"
     return tuple(sorted(gates.items()))
+
+
+def parse_vendor_versions(values: list[str]) -> tuple[tuple[str, str], ...]:
+    """`linkerd=stable-2.18.1` (repeatable, or comma-separated) -> (("linkerd", "stable-2.18.1"),):
+    the release of a vendor's injector in the cluster, for the spelling of its native switch."""
+    from nativecar.profiles import BUILTIN
+
+    found: dict[str, str] = {}
+    for value in values:
+        for item in filter(None, (part.strip() for part in str(value).split(","))):
+            name, _, release = item.partition("=")
+            if name not in BUILTIN:
+                raise UsageError(f"--vendor-version: unknown vendor {name!r}; nativecar knows {', '.join(BUILTIN)}")
+            if not release.strip():
+                raise UsageError(f"--vendor-version takes VENDOR=RELEASE (linkerd=stable-2.18.1), not {item!r}")
+            found[name] = release.strip()
+    return tuple(sorted(found.items()))
 
 
 def find_config(start: Path) -> Path | None:
@@ -129,6 +147,7 @@ def validate_config(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         kube_version: str | None = Field(None, alias="kube-version")
         sidecar: list[str] = Field(default_factory=list)
         feature_gates: list[str] = Field(default_factory=list, alias="feature-gates")
+        vendor_version: list[str] = Field(default_factory=list, alias="vendor-version")
         quiet: bool = False
 
     try:
@@ -157,6 +176,9 @@ def from_config(settings: Settings, path: Path) -> Settings:
             if values.get("feature_gates")
             else settings.feature_gates,
             quiet=values.get("quiet", settings.quiet),
+            vendor_versions=parse_vendor_versions(values["vendor_version"])
+            if values.get("vendor_version")
+            else settings.vendor_versions,
         )
     except UsageError as error:
         raise InputError(str(path), 1, 1, str(error)) from None

@@ -85,6 +85,13 @@ def _scalar_value(node: Node | None) -> str | None:
 
 def pod_spec_nodes(root: Node) -> Iterator[MappingNode]:
     """Pod spec nodes of a document, through lists, without building anything."""
+    for _, spec in pod_template_nodes(root):
+        yield spec
+
+
+def pod_template_nodes(root: Node) -> Iterator[tuple[MappingNode, MappingNode]]:
+    """Pod templates of a document (the node holding `metadata` and `spec`; for a Pod, the
+    document) with their spec nodes, through lists, without building anything."""
     if not isinstance(root, MappingNode):
         return
     kind = _scalar_value(node_get(root, "kind"))
@@ -92,14 +99,15 @@ def pod_spec_nodes(root: Node) -> Iterator[MappingNode]:
         items = node_get(root, "items")
         if isinstance(items, SequenceNode):
             for item in items.value:
-                yield from pod_spec_nodes(item)
+                yield from pod_template_nodes(item)
         return
     entry = workload_kind(kind, _scalar_value(node_get(root, "apiVersion")))
     if entry is None:
         return
-    spec = node_get(node_path(root, entry.template), "spec")
-    if isinstance(spec, MappingNode):
-        yield spec
+    template = node_path(root, entry.template)
+    spec = node_get(template, "spec")
+    if isinstance(template, MappingNode) and isinstance(spec, MappingNode):
+        yield template, spec
 
 
 # -- the model view --------------------------------------------------------------------------

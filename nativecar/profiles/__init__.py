@@ -98,6 +98,46 @@ class PodMark(NamedTuple):
     value: str
 
 
+class Spelling(NamedTuple):
+    """How a pod asks one range of a vendor's releases for a native sidecar: a label or
+    annotation (`where`, `key`, `value`) that the releases from `since` (and before `until`,
+    when given) read. Releases are `MAJOR.MINOR[.PATCH]` strings in the vendor's numbering."""
+
+    where: Literal["labels", "annotations"]
+    key: str
+    value: str
+    since: str
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """How a pod template asks the vendor's admission webhook to inject its sidecar, and what
+    makes that sidecar native.
+
+    `asks`: any one of these marks asks for injection (a value of `*` matches any value, as
+    for Istio's revision label). `opt_out`: marks that turn injection off. `native`: the per-pod
+    switch, spelled per release range (empty when only the cluster decides). `native_since`:
+    the first release that can inject natively at all; `native_default_since`: the first whose
+    injector is native without being asked (None: never by default), on clusters whose every
+    kubelet is at least `native_default_kubernetes` when that is given. `version_annotation`: a
+    pod-template annotation some manifests carry with the release. `assumed`: the release whose
+    spelling is written when none is known (the one the widest range of native-capable
+    releases reads). `cluster_switch`: what turns native mode on for the whole cluster, for the
+    releases (or vendors) without a per-pod switch.
+    """
+
+    asks: tuple[PodMark, ...] = ()
+    opt_out: tuple[PodMark, ...] = ()
+    native: tuple[Spelling, ...] = ()
+    native_since: str = ""
+    native_default_since: str | None = None
+    native_default_kubernetes: str | None = None
+    version_annotation: str | None = None
+    assumed: str = ""
+    cluster_switch: str = ""
+
+
 @dataclass(frozen=True)
 class Webhook:
     """`--mode webhook`: what asks the cluster's injector for a native sidecar, and what refuses it."""
@@ -144,6 +184,7 @@ class Profile:
     webhook: Webhook | None = None
     manual: Manual | None = None
     skip_host_network: bool = False
+    request: Request | None = None
 
     @property
     def first(self) -> bool:
@@ -154,7 +195,7 @@ class Profile:
 # How pydantic validates these dataclasses when a user's file is read (profiles/validate.py): keys
 # in Kubernetes' camelCase, nothing unknown. A plain dict, so this module needs no pydantic.
 PYDANTIC_CONFIG = {"alias_generator": lambda name: camel(name), "extra": "forbid", "populate_by_name": True}
-for _model in (Webhook, Manual, Profile):
+for _model in (Request, Webhook, Manual, Profile):
     _model.__pydantic_config__ = PYDANTIC_CONFIG  # type: ignore[attr-defined]
 
 

@@ -20,12 +20,24 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from nativecar import templates, vendors
 from nativecar.documents import InputError, decode, parse, scalar
 from nativecar.model import build, plain
-from nativecar.profiles import LegacyHook, Manual, Match, PodMark, Profile, ServedPort, Value, Webhook, camel
+from nativecar.profiles import (
+    LegacyHook,
+    Manual,
+    Match,
+    PodMark,
+    Profile,
+    Request,
+    ServedPort,
+    Spelling,
+    Value,
+    Webhook,
+    camel,
+)
 
 _FIELD_NAMES = sorted(
     {
         camel(field)
-        for model in (Match, LegacyHook, ServedPort, Value, PodMark, Webhook, Manual, Profile)
+        for model in (Match, LegacyHook, ServedPort, Value, PodMark, Spelling, Request, Webhook, Manual, Profile)
         for field in (model._fields if hasattr(model, "_fields") else [f.name for f in dataclasses.fields(model)])
     }
 )

@@ -9,6 +9,10 @@ pipeline and it matters:
 2. `inject`  — the profile's sidecar is added natively, or its injector asked for one (only
    for `nativecar inject`). After `legacy`, so a legacy copy of the same sidecar is converted,
    not injected twice.
+   `request` — a pod template that asks a vendor's injector for its sidecar (a label or
+   annotation) is given the vendor's per-pod switch for a native one, spelled for its release
+   (only for `migrate`: `inject` sets the switch itself). After `legacy`, which handles a pod
+   that carries the rendered sidecar already.
 3. `probes`  — every native sidecar gets a startup signal and loses probe values the API
    rejects; after `legacy` and `inject`, so converted and injected sidecars are covered too.
 4. `grace`   — the pod's termination grace period grows by the shutdown budget of the sidecars
@@ -17,7 +21,8 @@ pipeline and it matters:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +54,7 @@ class Context:
     sidecar_names: tuple[str, ...] = ()
     profiles: tuple[Profile, ...] = field(default_factory=builtins)
     injection: Injection | None = None
+    vendor_versions: Mapping[str, str] = field(default_factory=dict)  # --vendor-version, by profile name
 
     recognised: dict[tuple[Any, Any], Profile | None] = field(default_factory=dict, compare=False, repr=False)
 
@@ -65,6 +71,16 @@ class Context:
             found = generic(name)
         self.recognised[key] = found
         return found
+
+    @functools.cached_property
+    def request_keys(self) -> frozenset[tuple[str, str]]:
+        """The (labels|annotations, key) pairs with which a pod asks any profile's injector."""
+        return frozenset(
+            (mark.where, mark.key)
+            for profile in self.profiles
+            if profile.request is not None
+            for mark in profile.request.asks
+        )
 
     @property
     def native_sidecars_available(self) -> bool:
@@ -102,9 +118,9 @@ class Context:
 
 
 def _order() -> tuple[Rewrite, ...]:
-    from nativecar.rewrites import grace, inject, legacy, probes
+    from nativecar.rewrites import grace, inject, legacy, probes, request
 
-    return (legacy.rewrite, inject.rewrite, probes.rewrite, grace.rewrite)
+    return (legacy.rewrite, inject.rewrite, request.rewrite, probes.rewrite, grace.rewrite)
 
 
 ORDER: tuple[Rewrite, ...] = _order()

@@ -44,6 +44,7 @@ MODULES = (
     "startup_gate",
     "port_conflict",
     "init_dials_sidecar",
+    "injection_request",
 )
 
 

@@ -17,7 +17,6 @@ from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, is_job, named, raw
 from nativecar.workloads import Pod
 
-ISTIO_INJECT = "sidecar.istio.io/inject"
 DRAIN_ON_IDLE = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"
 RULE = Rule(
     id="NC008",
@@ -28,7 +27,8 @@ RULE = Rule(
         "Before native sidecars, Jobs stopped their proxy themselves (`curl -X POST "
         "localhost:15020/quitquitquit`, `linkerd-await --shutdown`, Cloud SQL's "
         "`localhost:9091/quitquitquit`, a wrapper script that kills the proxy once the app "
-        'leaves a marker file), or turned the mesh off (`sidecar.istio.io/inject: "false"`) '
+        'leaves a marker file), or turned the mesh off (`sidecar.istio.io/inject: "false"`, '
+        "`linkerd.io/inject: disabled`) "
         "just so that they could finish. `EXIT_ON_ZERO_ACTIVE_CONNECTIONS` only acts after "
         "SIGTERM and never finished a Job. With native sidecars the kubelet stops the sidecar "
         "after the app exits; the workaround can go (and a Job can be meshed). Fix by hand; "
@@ -69,14 +69,16 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
             if entry.get("name") == DRAIN_ON_IDLE:
                 yield Problem(f"{DRAIN_ON_IDLE} on {container.get('name')} acts only after SIGTERM", entry)
     if is_job(pod):
-        for where in ("labels", "annotations"):
-            if str(pod.metadata_map(where).get(ISTIO_INJECT)) == "false":
-                yield Problem(
-                    f'{ISTIO_INJECT}: "false" turns the mesh off for this {pod.kind}; '
-                    "with native sidecars it completes meshed",
-                    pod.metadata_map(where),
-                    ISTIO_INJECT,
-                )
+        for profile in context.profiles:
+            for mark in profile.request.opt_out if profile.request is not None else ():
+                value = pod.metadata_map(mark.where).get(mark.key)
+                if value is not None and str(value).lower() == mark.value.lower():
+                    yield Problem(
+                        f'{mark.key}: "{value}" turns the mesh off for this {pod.kind}; '
+                        "with native sidecars it completes meshed",
+                        pod.metadata_map(mark.where),
+                        mark.key,
+                    )
 
 
 def _stopped_by(model: PodModel, dial: Dial, context: Context) -> str | None:

@@ -16,6 +16,8 @@ Each vendor module may define any of three hooks; a missing hook means "nothing 
   (named `VARIABLES` in the module, so profiles can be checked before they are used).
 - `injected(pod, profile, names, volumes, values) -> list[str]`: bookkeeping after `inject`
   rendered the profile's containers (`names`, helpers first) and volumes.
+- `release(text) -> (major, minor, patch) | None`: a release string in a form only this vendor uses
+  (Linkerd's edge releases), for `vendors.releases`.
 """
 
 from __future__ import annotations
@@ -103,6 +105,12 @@ def variable_names(profile: Profile) -> tuple[str, ...]:
 def injected(pod: Pod, profile: Profile, names: list[str], volumes: list[str], values: dict[str, Any]) -> list[str]:
     hook = getattr(_module(profile), "injected", None)
     return hook(pod, profile, names, volumes, values) if hook else []
+
+
+def release(profile: Profile, text: str) -> tuple[int, int, int] | None:
+    """The release a vendor-specific release string names (None: not one of the vendor's forms)."""
+    hook = getattr(_module(profile), "release", None)
+    return hook(text) if hook else None
 
 
 def profile_probe(container: dict, profile: Profile) -> dict[str, Any] | None:

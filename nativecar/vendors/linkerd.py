@@ -1,13 +1,14 @@
-"""Linkerd: the native-sidecar annotation, and the proxy's await switch.
+"""Linkerd: the native-sidecar annotation, its releases, and the proxy's await switch.
 
 Facts from linkerd/linkerd2's proxy template and injection goldens (SIDECARS.md section 5):
-the annotation that asks for native mode was `config.alpha.linkerd.io/...` (2.15-2.18),
-`config.beta.linkerd.io/...` (2.19) and is `config.linkerd.io/proxy-enable-native-sidecar` now.
-A pod that already carries one spelling keeps it; otherwise the spelling of the proxy's stable
-release (`linkerd.io/proxy-version: stable-2.17.1`) is used, and the current one when that is
-unknown. The
-native proxy gets its startup probe only when `config.linkerd.io/proxy-await` is not
-`disabled`, as the upstream template does.
+the annotation that asks for native mode is spelled per release, as the profile's `request`
+says (`config.alpha.linkerd.io/...` 2.15-2.18, `config.beta.linkerd.io/...` 2.19,
+`config.linkerd.io/proxy-enable-native-sidecar` from 2.20). A converted pod that already carries
+one spelling keeps it; otherwise the spelling for the proxy's release is used (read from
+`--vendor-version`, `linkerd.io/proxy-version` or the proxy image's tag, `vendors.releases`),
+and the profile's assumed release's when that is unknown. Edge releases (`edge-24.11.8`) are
+read as the stable release their line became (`EDGE_LINES`). The native proxy gets its startup
+probe only when `config.linkerd.io/proxy-await` is not `disabled`, as the upstream template does.
 """
 
 from __future__ import annotations
@@ -21,31 +22,58 @@ from nativecar.profiles import Profile
 from nativecar.vendors import endpoint, profile_probe
 from nativecar.workloads import Pod
 
-NATIVE = "proxy-enable-native-sidecar"
-PREFIXES = ("config.linkerd.io", "config.beta.linkerd.io", "config.alpha.linkerd.io")
 AWAIT = "config.linkerd.io/proxy-await"
-
-
-VERSION = "linkerd.io/proxy-version"
 VARIABLES = ("linkerd.nativeAnnotation", "linkerd.trustRootSHA256")
-_STABLE = re.compile(r"^stable-(\d+)\.(\d+)")
+
+# Edge releases as the stable release they lead to, newest first: an edge from the one named on
+# behaves as that release does for native sidecars. Stable 2.15 to 2.20 are edge-24.2.4,
+# edge-24.8.2, edge-24.11.8, edge-25.4.4, edge-25.10.7 and edge-26.6.3 (linkerd/website
+# linkerd.io/data/versions.yaml); a line starts after the previous stable's edge, or where what
+# decides the native switch arrived: the alpha annotation in edge-23.11.4 (1b37e198), the beta
+# one in edge-25.10.2 (d3788f6a), the plain one and the native default in edge-26.5.2 (009a25fa).
+EDGE_LINES: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = (
+    ((26, 5, 2), (2, 20, 0)),
+    ((25, 10, 2), (2, 19, 0)),
+    ((24, 11, 9), (2, 18, 0)),
+    ((24, 8, 3), (2, 17, 0)),
+    ((24, 2, 5), (2, 16, 0)),
+    ((23, 11, 4), (2, 15, 0)),
+    ((0, 0, 0), (2, 14, 0)),
+)
+_EDGE = re.compile(r"^edge-(\d+)\.(\d+)\.(\d+)$")
+
+
+def release(text: str) -> tuple[int, int, int] | None:
+    """The stable release an edge release (`edge-24.11.8`) became; None for other forms."""
+    match = _EDGE.match(text.strip().lower())
+    if match is None:
+        return None
+    edge = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    return next((stable for first, stable in EDGE_LINES if edge >= first), None)
+
+
+def native_key(pod: Pod, profile: Profile, container: dict | None, version: str | None = None) -> str:
+    """The native-sidecar annotation for this pod: the spelling it carries, else the one its
+    release reads (`version`, else what the manifest says), else the assumed release's."""
+    from nativecar.vendors import releases
+
+    request = profile.request
+    assert request is not None and request.native
+    present = releases.present(pod, request)
+    if present is not None:
+        return present.key
+    found = releases.release(profile, version) if version else None
+    if found is None:
+        found = releases.known(pod, profile, {}, container).release
+    if found is None:
+        found = releases.parse(request.assumed)
+    spelling = releases.spelling(request, found) if found is not None else None
+    return (spelling or request.native[-1]).key
 
 
 def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
-    present = [f"{prefix}/{NATIVE}" for prefix in PREFIXES if f"{prefix}/{NATIVE}" in pod.annotations]
-    key = present[0] if present else f"{annotation_prefix(pod.annotations.get(VERSION))}/{NATIVE}"
+    key = native_key(pod, profile, container)
     return [f"{key} set"] if pod.set_annotation(key, "true") else []
-
-
-def annotation_prefix(version: object) -> str:
-    """The prefix a Linkerd release reads the native-sidecar annotation under."""
-    match = _STABLE.match(str(version or ""))
-    release = (int(match.group(1)), int(match.group(2))) if match else None
-    if release is not None and (2, 15) <= release <= (2, 18):
-        return "config.alpha.linkerd.io"
-    if release == (2, 19):
-        return "config.beta.linkerd.io"
-    return "config.linkerd.io"
 
 
 def startup_probe(pod: Pod, container: dict, profile: Profile, taken: set[int]) -> tuple[dict[str, Any] | None, str]:
@@ -85,9 +113,8 @@ def serves(pod: Pod, container: dict, profile: Profile) -> Served:
 
 def variables(pod: Pod, profile: Profile, values: dict[str, Any]) -> dict[str, Any]:
     """The native-sidecar annotation for the release being injected, and the trust root's hash."""
-    present = [f"{prefix}/{NATIVE}" for prefix in PREFIXES if f"{prefix}/{NATIVE}" in pod.annotations]
-    version = values.get("version") or pod.annotations.get(VERSION)
-    computed = {"linkerd.nativeAnnotation": present[0] if present else f"{annotation_prefix(version)}/{NATIVE}"}
+    version = values.get("version")
+    computed = {"linkerd.nativeAnnotation": native_key(pod, profile, None, str(version) if version else None)}
     anchors = values.get("trustAnchors")
     if anchors:
         computed["linkerd.trustRootSHA256"] = hashlib.sha256(str(anchors).encode()).hexdigest()
