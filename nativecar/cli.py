@@ -213,7 +213,10 @@ def inject(
         typer.Option(
             "--profile",
             "-p",
-            help="A built-in profile (istio, linkerd, cloud-sql-proxy; see `nativecar profiles`) or a profile file.",
+            help=(
+                "A built-in profile that can be injected (istio, linkerd, cloud-sql-proxy; see "
+                "`nativecar profiles`) or a profile file."
+            ),
             show_default=False,
         ),
     ] = ...,  # type: ignore[assignment]
@@ -404,8 +407,9 @@ def profiles(name: Annotated[str | None, typer.Argument(help="Print this profile
     from nativecar.profiles import BUILTIN, builtin, profile_text
 
     if name is None:
+        width = max(map(len, BUILTIN)) + 2
         for profile_name in BUILTIN:
-            print(f"{profile_name:<18} {builtin(profile_name).summary}")
+            print(f"{profile_name:<{width}} {builtin(profile_name).summary}")
         return
     if name not in BUILTIN:
         print(f"error: no built-in profile {name!r}; choose from {', '.join(BUILTIN)}", file=sys.stderr)

@@ -168,7 +168,18 @@ def test_help_and_version_and_module_entry() -> None:
 
 def test_profiles_lists_and_prints() -> None:
     listing = run("profiles").stdout.decode()
-    assert [line.split()[0] for line in listing.splitlines()] == ["istio", "linkerd", "cloud-sql-proxy"]
+    assert [line.split()[0] for line in listing.splitlines()] == [
+        "istio",
+        "linkerd",
+        "cloud-sql-proxy",
+        "kuma",
+        "consul",
+        "opentelemetry",
+        "dapr",
+        "azure-workload-identity",
+        "gcsfuse",
+        "cloud-sql-proxy-operator",
+    ]
     assert b"name: istio" in run("profiles", "istio").stdout
     assert run("profiles", "nope").returncode == 2
 

@@ -1,10 +1,15 @@
 """Sidecar profiles: what nativecar knows about one vendor's sidecar, kept as YAML data.
 
-A profile says how to recognise its legacy sidecar, which init containers must run before it,
-its startup probe, its shutdown budget, the lifecycle hooks that only made sense while it was a
-regular container, the annotations that record native mode, and the ports its sidecar listens
-on, with the paths that make it exit (`/quitquitquit`): how the lifecycle model knows which
-container a probe reaches and which app container stops which sidecar.
+A profile says how to recognise its legacy sidecar, whether `migrate` may move it at all
+(`move`), where its native sidecar goes among the init containers (`position`, `runsAfter`,
+`afterSidecars`), its startup signal (`startupSignal`, `startupProbe`), the preStop the vendor
+adds in native mode (`nativePreStop`), its shutdown budget (`shutdownSeconds`, `shutdownFrom`),
+the lifecycle hooks that only made sense while it was a regular container, the annotations that
+record native mode, the versions native mode needs (`minVendorVersion`, `minKubeVersion`), and
+the ports its sidecar listens on, with the paths that make it exit (`/quitquitquit`): how the
+lifecycle model knows which container a probe reaches and which app container stops which sidecar.
+The facts behind each vendor's values, with their upstream sources, are in the comments of its
+file (and in ../shared/VENDORS.md, where they were gathered).
 The built-in profiles are the YAML files beside this module; a user profile is the same format
 in a file of their own.
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -26,22 +32,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-BUILTIN = ("istio", "linkerd", "cloud-sql-proxy")
+BUILTIN = (
+    "istio",
+    "linkerd",
+    "cloud-sql-proxy",
+    "kuma",
+    "consul",
+    "opentelemetry",
+    "dapr",
+    "azure-workload-identity",
+    "gcsfuse",
+    "cloud-sql-proxy-operator",
+)
 
 
 class Match(NamedTuple):
-    """How a legacy sidecar is recognised: by container name or by image repository glob."""
+    """How a legacy sidecar is recognised: by container name or by image repository.
+
+    `names` and `images` are glob patterns (a name without `*?[` is compared as it is); a
+    container matches when either matches, or, with `requireBoth`, when both do (the Cloud SQL
+    Proxy Operator's `csql-*` containers run the same image as a hand-written proxy). A name
+    matching `exceptNames` is never this profile's, whatever its image: how two profiles that
+    share an image keep from claiming one container.
+    """
 
     names: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
+    require_both: bool = False
+    except_names: tuple[str, ...] = ()
 
     def matches(self, name: str | None, image: str | None) -> bool:
-        if name is not None and name in self.names:
+        if name is not None and any(_glob(name, pattern) for pattern in self.except_names):
+            return False
+        by_name = name is not None and any(_glob(name, pattern) for pattern in self.names)
+        if by_name and not self.require_both:
             return True
-        if image and self.images:
+        if (by_name or not self.require_both) and image and self.images:
             repository = image_repository(image)
             return any(_glob(repository, pattern) for pattern in self.images)
         return False
+
+
+def name_matches(name: object, patterns: tuple[str, ...]) -> bool:
+    """Whether a container name matches one of `patterns` (globs; exact without `*?[`)."""
+    return isinstance(name, str) and any(_glob(name, pattern) for pattern in patterns)
 
 
 def _glob(text: str, pattern: str) -> bool:
@@ -80,7 +114,8 @@ class ServedPort(NamedTuple):
     """A port the vendor's sidecar listens on (the lifecycle model's `Endpoint`, as data).
 
     `stopPath`: an HTTP request to this path makes the sidecar exit (`/quitquitquit`), which is
-    how legacy Jobs stopped it; `loopback`: it listens on 127.0.0.1 only.
+    how legacy Jobs stopped it; `loopback`: it listens on 127.0.0.1 only; `annotation`: the pod
+    annotation whose number, when present, replaces `port` (a startup probe on `port` follows it).
     """
 
     port: int
@@ -88,6 +123,18 @@ class ServedPort(NamedTuple):
     purpose: str = ""
     stop_path: str | None = None
     loopback: bool = False
+    annotation: str | None = None  # a pod annotation that moves this port (kuma.io/envoy-admin-port)
+
+
+class BudgetSource(NamedTuple):
+    """Where a sidecar's own shutdown time is written, read as a Go duration (`30s`, `1m`) or a
+    number of seconds: exactly one of an `env` variable on the sidecar, a pod `annotation`, or a
+    command-line `flag` of the sidecar (`-shutdown-grace-period-seconds`, as `-x=v`, `--x=v` or
+    `-x v`)."""
+
+    env: str | None = None
+    annotation: str | None = None
+    flag: str | None = None
 
 
 class PodMark(NamedTuple):
@@ -164,16 +211,62 @@ class Manual:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
+Position = Literal["first", "afterHelpers", "last", "afterSidecars"]
+StartupSignal = Literal["probe", "readiness", "postStart", "none"]
+Move = Literal["always", "vendorVersion", "never"]
+
+
 @dataclass(frozen=True)
 class Profile:
-    """One vendor's sidecar; see the module docstring and the comments in each built-in file."""
+    """One vendor's sidecar; see the module docstring and the comments in each built-in file.
+
+    The fields that say how the vendor renders its sidecar natively (file keys in camelCase):
+
+    - `move`: `always` (the default) converts a recognised legacy sidecar; `vendorVersion` only
+      when its image tag is at least `minVendorVersion` or the user named it with `--sidecar`
+      (Dapr: an older injector adds a second `daprd` when none is in `containers`); `never`
+      leaves it where it is, even when named, and reports `leftBecause` (gcsfuse: its webhook
+      deletes and re-injects it), adding which of `nativeOptOut` (pod marks that ask the
+      vendor's injector for legacy mode) the pod carries.
+    - `position` among the init containers (None: `afterHelpers` when `runsAfter` is set, else
+      `last`, nativecar's behaviour before positions were data):
+      `first`: prepended before every init container (after a mesh proxy moved in the same run);
+      `afterHelpers`: the `runsAfter` init containers move to the front, the sidecar follows them,
+      then the user's init containers (Istio, Linkerd, Kuma);
+      `last`: after every init container, but right before the first plain init container that
+      dials a port it serves, and never before a `runsAfter` container (Consul, OpenTelemetry);
+      `afterSidecars`: right after the first of `afterSidecars` found among the native sidecars,
+      else first (gcsfuse after `istio-proxy`).
+    - `startupSignal` (None: the profile's `startupProbe`, else one derived from the sidecar's
+      readiness or liveness probe): `probe` the profile's `startupProbe` (httpGet, exec...);
+      `readiness` the container's own readinessProbe, copied as it is (OpenTelemetry);
+      `postStart` the container's own postStart hook is the signal, no probe is added (Azure WI);
+      `none` the vendor renders none, and a warning says the app may start first (Dapr, gcsfuse).
+    - `nativePreStop`: the preStop handler the vendor adds in native mode (Kuma's drain), set when
+      the sidecar has no preStop of its own; `legacyHooks` are the hooks only legacy mode has.
+    - `shutdownSeconds`: the sidecar's shutdown budget, unless one of `shutdownFrom` (first found
+      wins) says otherwise for the container at hand.
+    - `minVendorVersion` / `minKubeVersion`: the first vendor release that renders the sidecar
+      natively, and the Kubernetes version its injector needs for it (`X.Y`); a target below
+      `minKubeVersion` (`--kube-version`) leaves the sidecar as it is, with the reason.
+    """
 
     name: str
     summary: str
     match: Match = field(default_factory=Match)
+    move: Move = "always"
+    left_because: str = ""
+    native_opt_out: tuple[PodMark, ...] = ()
+    position: Position | None = None
     runs_after: tuple[str, ...] = ()
+    after_sidecars: tuple[str, ...] = ()
+    startup_signal: StartupSignal | None = None
     startup_probe: Mapping[str, Any] | None = None
+    native_pre_stop: Mapping[str, Any] | None = None
     shutdown_seconds: int = 5
+    shutdown_from: tuple[BudgetSource, ...] = ()
+    min_vendor_version: str | None = None
+    min_kube_version: str | None = None
     legacy_hooks: tuple[LegacyHook, ...] = ()
     native_annotations: Mapping[str, str] = field(default_factory=dict)
     obsolete_annotations: tuple[str, ...] = ()
@@ -187,9 +280,17 @@ class Profile:
     request: Request | None = None
 
     @property
+    def placement(self) -> Position:
+        """Where its native sidecar goes (`position`, or what it defaults to)."""
+        if self.position is not None:
+            return self.position
+        return "afterHelpers" if self.runs_after else "last"
+
+    @property
     def first(self) -> bool:
-        """Whether its sidecar goes ahead of the user's init containers (a mesh proxy does)."""
-        return bool(self.runs_after)
+        """Whether its sidecar goes ahead of the user's init containers (a mesh proxy does, and
+        so does a sidecar placed `first`)."""
+        return self.placement in ("first", "afterHelpers")
 
 
 # How pydantic validates these dataclasses when a user's file is read (profiles/validate.py): keys
@@ -197,6 +298,9 @@ class Profile:
 PYDANTIC_CONFIG = {"alias_generator": lambda name: camel(name), "extra": "forbid", "populate_by_name": True}
 for _model in (Request, Webhook, Manual, Profile):
     _model.__pydantic_config__ = PYDANTIC_CONFIG  # type: ignore[attr-defined]
+
+
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
 
 
 def image_repository(image: str) -> str:
@@ -229,12 +333,29 @@ def builtin(name: str, inject: bool = False) -> Profile:
 
 
 def profile_text(name: str, inject: bool = True) -> str:
-    """The YAML source of a built-in profile, with or without its `inject` part."""
+    """The YAML source of a built-in profile, with or without its `inject` part (a profile
+    without a `NAME.inject.yaml` is for `migrate` only)."""
     here = Path(__file__)
     text = here.with_name(f"{name}.yaml").read_text(encoding="utf-8")
-    if inject:
-        text += "\n" + here.with_name(f"{name}.inject.yaml").read_text(encoding="utf-8")
+    inject_file = here.with_name(f"{name}.inject.yaml")
+    if inject and inject_file.is_file():
+        text += "\n" + inject_file.read_text(encoding="utf-8")
     return text
+
+
+def version_tuple(text: object) -> tuple[int, ...] | None:
+    """`v1.17.0-rc.1` -> (1, 17, 0); `1.32` -> (1, 32); None when it does not start with a
+    dotted number (`latest`, a digest)."""
+    match = _VERSION.match(str(text or "").strip())
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def image_tag(image: str) -> str | None:
+    """`daprio/daprd:1.17.0@sha256:..` -> `1.17.0`; None without a tag."""
+    repository = image.split("@", 1)[0]
+    slash = repository.rfind("/")
+    colon = repository.rfind(":")
+    return repository[colon + 1 :] if colon > slash else None
 
 
 def builtins() -> tuple[Profile, ...]:

@@ -2,8 +2,12 @@
 
 The file is parsed like any manifest (so YAML errors carry a line and column), validated by
 pydantic against the same dataclasses the built-in profiles use, then checked for what types
-cannot say: the modes a user profile may have, a sidecar with a name, and placeholders that
-name a known value. Every problem becomes one `InputError` line:
+cannot say: the modes a user profile may have, a sidecar with a name, placeholders that
+name a known value, and the native-rendering fields that need each other (a `position` of
+`afterHelpers` needs `runsAfter`, `afterSidecars` needs `afterSidecars`, a `startupSignal` of
+`probe` needs a `startupProbe`, `move: vendorVersion` needs `minVendorVersion`, versions that
+read as `X.Y[.Z]`, a `shutdownFrom` entry with exactly one of `env`, `annotation`, `flag`).
+Every problem becomes one `InputError` line:
 `my-sidecar.yaml:12:5: profile: manual.sidecar.name: Field required`.
 pydantic is imported here and only here, on the path that reads a user's file.
 """
@@ -21,6 +25,7 @@ from nativecar import templates, vendors
 from nativecar.documents import InputError, decode, parse, scalar
 from nativecar.model import build, plain
 from nativecar.profiles import (
+    BudgetSource,
     LegacyHook,
     Manual,
     Match,
@@ -32,12 +37,25 @@ from nativecar.profiles import (
     Value,
     Webhook,
     camel,
+    version_tuple,
 )
 
 _FIELD_NAMES = sorted(
     {
         camel(field)
-        for model in (Match, LegacyHook, ServedPort, Value, PodMark, Spelling, Request, Webhook, Manual, Profile)
+        for model in (
+            Match,
+            LegacyHook,
+            ServedPort,
+            Value,
+            PodMark,
+            BudgetSource,
+            Spelling,
+            Request,
+            Webhook,
+            Manual,
+            Profile,
+        )
         for field in (model._fields if hasattr(model, "_fields") else [f.name for f in dataclasses.fields(model)])
     }
 )
@@ -93,9 +111,31 @@ def _checked(name: str, root: Node, profile: Profile) -> Profile:
                 ["manual", part],
                 f"${{{unknown[0]}}} is not a value of this profile; declare it under `values`",
             )
+    _check_native_fields(name, root, profile)
     if not profile.match.names and not profile.match.images:
         profile = dataclasses.replace(profile, match=Match(names=(sidecar_name,)))
     return profile
+
+
+def _check_native_fields(name: str, root: Node, profile: Profile) -> None:
+    """The fields that say how the sidecar is rendered natively, where they need each other."""
+    if profile.position == "afterHelpers" and not profile.runs_after:
+        raise _at(name, root, ["position"], "afterHelpers needs runsAfter: the helper init containers to follow")
+    if profile.position == "afterSidecars" and not profile.after_sidecars:
+        raise _at(name, root, ["position"], "afterSidecars needs afterSidecars: the sidecars to follow")
+    if profile.startup_signal == "probe" and profile.startup_probe is None:
+        raise _at(name, root, ["startupSignal"], "probe needs a startupProbe")
+    if profile.move == "vendorVersion" and profile.min_vendor_version is None:
+        raise _at(name, root, ["move"], "vendorVersion needs minVendorVersion")
+    for key in ("min_vendor_version", "min_kube_version"):
+        value = getattr(profile, key)
+        if value is not None and version_tuple(value) is None:
+            raise _at(name, root, [key], f"{value!r} is not a version such as 1.29 or 2.7.0")
+    if profile.min_kube_version is not None and len(version_tuple(profile.min_kube_version) or ()) < 2:
+        raise _at(name, root, ["min_kube_version"], "a Kubernetes version is MAJOR.MINOR, such as 1.32")
+    for index, source in enumerate(profile.shutdown_from):
+        if sum(part is not None for part in source) != 1:
+            raise _at(name, root, ["shutdown_from", index], "give exactly one of env, annotation, flag")
 
 
 def _at(name: str, root: Node, where: list[Any], message: str, at_key: bool = False) -> InputError:

@@ -186,6 +186,11 @@ def load_profile(reference: str) -> Profile:
 
 def request(profile: Profile, mode: str | None, settings: list[str], force: bool) -> Injection:
     """The injection the flags ask for, with every value it will need (UsageError if not)."""
+    if not profile.modes:
+        raise UsageError(
+            f"profile {profile.name} is for migrate only: nativecar cannot inject it "
+            "(`nativecar profiles NAME` says how the vendor's injector renders it natively)"
+        )
     chosen = mode or profile.modes[0]
     if chosen not in profile.modes:
         raise UsageError(f"profile {profile.name} supports --mode {' or '.join(profile.modes)}, not {chosen}")

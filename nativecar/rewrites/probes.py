@@ -4,9 +4,13 @@ After `legacy`, so sidecars converted in this run are covered as well as ones th
 already. The kubelet starts the next init container, and finally the app, as soon as a sidecar
 has *started*: its process runs, its postStart hook returned, its startupProbe passed. Without
 a startupProbe or a postStart hook that is the moment the process exists, so the app can start
-before its proxy is ready. The startup probe comes from the sidecar's profile (through its
-vendor hook), else it is derived from the sidecar's own readiness or liveness handler, else a
-warning names the container.
+before its proxy is ready. The profile's `startupSignal` says what the vendor renders natively:
+`probe`, the profile's startup probe (through its vendor hook); `readiness`, the sidecar's own
+readinessProbe copied as its startupProbe (the OpenTelemetry operator); `postStart`, the
+sidecar's own postStart hook (Azure Workload Identity), so no probe is added; `none`, nothing
+(Dapr, gcsfuse). Without a `startupSignal` the profile's probe is used, else one derived from the
+sidecar's own readiness or liveness handler. When none of these gives a signal, a warning names
+the container.
 
 Values the API server rejects on any probe of a sidecar are fixed: `successThreshold` other
 than 1 on a liveness or startup probe, and `terminationGracePeriodSeconds` on a readiness probe.
@@ -56,6 +60,19 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
 
 def _startup_probe(pod: Pod, container: dict, context: Context) -> tuple[dict[str, Any] | None, str]:
     profile = context.recognise(container.get("name"), container.get("image"))
+    signal = profile.startup_signal if profile is not None else None
+    if profile is not None and signal == "none":
+        return None, f"{profile.name} renders no startup signal natively either"
+    if profile is not None and signal == "postStart":
+        return None, f"{profile.name}'s signal is its postStart hook, which this sidecar lacks"
+    if profile is not None and signal == "readiness":
+        readiness = container.get("readinessProbe")
+        if isinstance(readiness, dict) and any(key in readiness for key in HANDLERS):
+            probe = vendors.copy_data(readiness)
+            if probe.get("successThreshold", 1) != 1:
+                probe["successThreshold"] = 1  # the API accepts no other value on a startup probe
+            return probe, "its readinessProbe, as the vendor's injector does"
+        return None, f"{profile.name} reuses its readinessProbe, and it has none (no health extension?)"
     if profile is not None and (profile.startup_probe is not None or profile.vendor is not None):
         probe, note = vendors.startup_probe(pod, container, profile, ports_in_use(pod, context, container))
         if probe is not None or note:

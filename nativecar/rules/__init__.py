@@ -181,11 +181,15 @@ def native_sidecars(pod: Pod) -> list[dict]:
 
 
 def legacy_sidecars(pod: Pod, context: Context) -> list[tuple[dict, Any]]:
+    """The sidecars in `containers` that `migrate` would move: recognised, and not held back by
+    their profile (a webhook-owned gcsfuse sidecar, a Dapr older than 1.17...)."""
+    from nativecar.rewrites.legacy import held_back
+
     found = []
     for container in pod.containers():
         if isinstance(container, dict):
             profile = context.recognise(container.get("name"), container.get("image"))
-            if profile is not None:
+            if profile is not None and held_back(pod, container, profile, context) is None:
                 found.append((container, profile))
     return found
 
