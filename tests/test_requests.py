@@ -232,3 +232,44 @@ def test_vendor_versions_from_the_flag_and_the_config_file(tmp_path: Path) -> No
     code = run([str(stream)], settings, Output(), Report(stream=io.StringIO()), stdout=out)
     assert code == 0 and BETA in _metadata(out.getvalue().decode())
     assert context_for(settings).vendor_versions == {"linkerd": "stable-2.19.0"}
+
+
+# -- Consul and Dapr ------------------------------------------------------------------------------
+
+CONSUL_ASKS = {"consul.hashicorp.com/connect-inject": "true"}
+CONSUL_NATIVE = "consul.hashicorp.com/enable-consul-dataplane-as-sidecar"
+
+
+@pytest.mark.parametrize(
+    ("release", "switch"),
+    [
+        ("1.6.8", False),
+        ("1.6.9", True),  # the backports read it from these patch releases on
+        ("1.7.4", False),
+        ("1.7.5", True),
+        ("1.8.1", False),
+        ("1.8.2", True),
+        ("v1.9.0", True),
+        (None, True),
+    ],
+)
+def test_consul_connect_inject_gets_its_switch_where_its_release_reads_it(release: str | None, switch: bool) -> None:
+    versions = {"consul": release} if release else {}
+    text = job(annotations=CONSUL_ASKS)
+    assert _check(text, versions) == ["NC019"]
+    outcome = _migrate(text, versions)
+    assert (_metadata(outcome.text).get(CONSUL_NATIVE) == "true") is switch
+    if switch:
+        assert _check(outcome.text, versions) == []
+    else:
+        assert outcome.text == text
+        assert any(change.rule == "NC019" and "consul" in change.message for change in outcome.changes)
+
+
+def test_dapr_gets_its_switch_from_1_18() -> None:
+    text = job(annotations={"dapr.io/enabled": "true"})
+    assert _metadata(_migrate(text, {"dapr": "1.18.0"}).text)["dapr.io/enable-native-sidecar"] == "true"
+    older = _migrate(text, {"dapr": "1.17.5"})
+    assert older.text == text
+    assert any("cannot inject natively" in change.message for change in older.changes)
+    assert _check(job(annotations={"dapr.io/enabled": "false"})) == ["NC008"]

@@ -57,7 +57,9 @@ def _legacy_reason(pod: Pod, profile: Profile, context: Context) -> str:
         value = str(pod.metadata_map(present.where).get(present.key))
         if value.lower() != "true":
             return f'{present.key} is "{value}"'
-        if found is not None and not releases.reads(request, found, present):
+        place = (present.where, present.key)
+        same = [spelling for spelling in request.native if (spelling.where, spelling.key) == place]
+        if found is not None and not any(releases.reads(request, found, spelling) for spelling in same):
             return f"{profile.name} {releases.show(found)} does not read {present.key}"
         return ""
     decision = releases.decide(pod, profile, context.vendor_versions, context.kube_version)
