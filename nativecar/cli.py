@@ -402,10 +402,25 @@ def rules(rule: Annotated[str | None, typer.Argument(help="Explain this rule (id
 
 
 @app.command()
-def profiles(name: Annotated[str | None, typer.Argument(help="Print this profile as YAML.")] = None) -> None:
-    """List the built-in sidecar profiles, or print one."""
+def profiles(
+    name: Annotated[str | None, typer.Argument(help="Print this profile as YAML.")] = None,
+    table: Annotated[
+        bool,
+        typer.Option(
+            "--table",
+            help="Print what nativecar does for each vendor (the README's vendor table), in Markdown.",
+        ),
+    ] = False,
+) -> None:
+    """List the built-in sidecar profiles, print one (with the upstream source of each fact), or
+    print the vendor table."""
     from nativecar.profiles import BUILTIN, builtin, profile_text
 
+    if table:
+        from nativecar.profiles.table import markdown
+
+        print(markdown(), end="")
+        return
     if name is None:
         width = max(map(len, BUILTIN)) + 2
         for profile_name in BUILTIN:

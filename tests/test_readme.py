@@ -70,3 +70,20 @@ def test_the_explain_picture_is_what_nativecar_draws() -> None:
     )
     assert result.returncode == 0
     assert (ROOT / "docs" / "explain.svg").read_bytes() == result.stdout
+
+
+def test_the_vendor_table_is_the_one_the_profiles_make() -> None:
+    """The README's vendor table is `nativecar profiles --table` (issue 9): it changes when a
+    profile does, or this fails."""
+    from nativecar.profiles import BUILTIN
+    from nativecar.profiles.table import END, START
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert START in readme and END in readme
+    shown = readme[readme.index(START) + len(START) : readme.index(END)].strip()
+    printed = subprocess.run(
+        [sys.executable, "-m", "nativecar", "profiles", "--table"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert shown == printed
+    rows = [line for line in printed.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(BUILTIN)

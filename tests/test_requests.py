@@ -273,3 +273,59 @@ def test_dapr_gets_its_switch_from_1_18() -> None:
     assert older.text == text
     assert any("cannot inject natively" in change.message for change in older.changes)
     assert _check(job(annotations={"dapr.io/enabled": "false"})) == ["NC008"]
+
+
+# -- every vendor that a pod can ask ----------------------------------------------------------------
+
+ASKING = {
+    "istio": ({"sidecar.istio.io/inject": "true"}, None),
+    "linkerd": (None, LINKERD),
+    "consul": (None, CONSUL_ASKS),
+    "dapr": (None, {"dapr.io/enabled": "true"}),
+    "kuma": ({"kuma.io/sidecar-injection": "enabled"}, None),
+    "opentelemetry": (None, {"sidecar.opentelemetry.io/inject": "true"}),
+    "azure-workload-identity": (None, {"azure.workload.identity/inject-proxy-sidecar": "true"}),
+    "gcsfuse": (None, {"gke-gcsfuse/volumes": "true"}),
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(ASKING))
+@pytest.mark.parametrize("kube", ["1.29", "1.33"])
+def test_what_migrate_writes_for_a_pod_that_asks_validates_strictly(vendor: str, kube: str) -> None:
+    from tests.test_validate import problems
+
+    labels, annotations = ASKING[vendor]
+    text = job(labels=labels, annotations=annotations)
+    outcome = _migrate(text, kube=tuple(int(part) for part in kube.split(".")))
+    assert problems(outcome.text, kube) == []
+    switched = outcome.text != text
+    # the vendors with a per-pod switch get it; where the cluster decides nothing is edited
+    assert switched is (vendor in ("istio", "linkerd", "consul", "dapr")), outcome.changes
+
+
+@pytest.mark.parametrize(
+    ("vendor", "versions", "kube", "finding"),
+    [
+        ("kuma", {}, (1, 29), True),  # the release is unknown: 2.7 to 2.13 need the control plane's switch
+        ("kuma", {"kuma": "2.14.0"}, (1, 29), False),  # native by default
+        ("opentelemetry", {"opentelemetry": "0.131.0"}, (1, 29), True),
+        ("opentelemetry", {"opentelemetry": "0.132.0"}, (1, 29), False),
+        ("azure-workload-identity", {}, (1, 29), True),  # natively only on 1.32 API servers
+        ("azure-workload-identity", {}, (1, 32), False),
+        ("gcsfuse", {}, (1, 29), False),
+    ],
+)
+def test_where_the_cluster_decides_check_names_the_cluster_side_switch(
+    vendor: str, versions: dict, kube: tuple[int, int], finding: bool
+) -> None:
+    labels, annotations = ASKING[vendor]
+    text = job(labels=labels, annotations=annotations)
+    assert (_check(text, versions, kube) == ["NC019"]) is finding
+    warned = [change for change in _migrate(text, versions, kube).changes if change.rule == "NC019"]
+    assert bool(warned) is finding
+
+
+def test_gcsfuse_turned_legacy_by_its_opt_out_is_reported() -> None:
+    text = job(annotations={"gke-gcsfuse/volumes": "true", "gke-gcsfuse/enable-native-sidecar": "false"})
+    assert _check(text) == ["NC019"]
+    assert _migrate(text).text == text  # the user's decision

@@ -156,6 +156,8 @@ def decide(
     cluster = f"; {request.cluster_switch}" if request.cluster_switch else ""
     if found.release is None:
         assumed = parse(request.assumed)
+        if assumed is not None and native_by_default(request, assumed, kube_version):
+            return Decision(None, False, "")  # native by default on every release that can be native
         switch = spelling(request, assumed) if assumed is not None else None
         if switch is None:
             return Decision(None, True, f"{vendor} decides per cluster{cluster}")
