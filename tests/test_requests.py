@@ -329,3 +329,28 @@ def test_gcsfuse_turned_legacy_by_its_opt_out_is_reported() -> None:
     text = job(annotations={"gke-gcsfuse/volumes": "true", "gke-gcsfuse/enable-native-sidecar": "false"})
     assert _check(text) == ["NC019"]
     assert _migrate(text).text == text  # the user's decision
+
+
+# -- inject's webhook mode says what the release means -------------------------------------------
+
+
+def _inject_webhook(profile: str, versions: dict) -> engine.Outcome:
+    from nativecar.rewrites import inject as injecting
+
+    request = injecting.request(injecting.load_profile(profile), "webhook", [], False)
+    settings = Settings(vendor_versions=tuple(versions.items()))
+    return engine.process(Source("t.yaml", job()), context_for(settings, request), "input")
+
+
+def test_inject_warns_where_istiod_reads_no_per_pod_switch() -> None:
+    old = _inject_webhook("istio", {"istio": "1.23.2"})
+    assert any(change.rule == "NC019" and "ENABLE_NATIVE_SIDECARS" in change.message for change in old.changes)
+    current = _inject_webhook("istio", {"istio": "1.24.0"})
+    assert not [change for change in current.changes if change.action == "warning"]
+    unknown = _inject_webhook("istio", {})
+    assert any("release is unknown" in change.message for change in unknown.changes)
+
+
+def test_inject_spells_linkerds_switch_for_the_vendor_version() -> None:
+    assert BETA in _metadata(_inject_webhook("linkerd", {"linkerd": "edge-25.10.2"}).text)
+    assert ALPHA in _metadata(_inject_webhook("linkerd", {"linkerd": "stable-2.18.0"}).text)

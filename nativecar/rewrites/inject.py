@@ -42,13 +42,17 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     if warning:
         changes.append(Change(pod.label, warning, "warning"))
     notes = _clear_opt_out(pod, request) if request.force else []
+    values = dict(request.values)
+    if request.mode == "webhook" and profile.name in context.vendor_versions:
+        values.setdefault("version", context.vendor_versions[profile.name])  # spells Linkerd's switch
     variables = {
-        **request.values,
+        **values,
         **templates.pod_variables(pod),
-        **vendors.variables(pod, profile, request.values),
+        **vendors.variables(pod, profile, values),
     }
     if request.mode == "webhook":
         assert profile.webhook is not None
+        changes.extend(_release_warnings(pod, context, values))
         for mark in profile.webhook.marks:
             pod.set_metadata(mark.where, templates.render(mark.key, variables), templates.render(mark.value, variables))
         pod.new_sidecars.append((None, profile))
@@ -98,6 +102,28 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     )
     changes.append(Change(pod.label, "; ".join([message, *notes]), "changed", line_of(pod.template)))
     return changes
+
+
+def _release_warnings(pod: Pod, context: Context, values: dict[str, Any]) -> list[Change]:
+    """What the injector's release means for the native switch `inject` writes: a release whose
+    injector reads no per-pod switch (istiod before 1.24) or cannot inject natively, or one
+    nativecar had to assume (`vendors.releases`)."""
+    from nativecar.vendors import releases
+
+    assert context.injection is not None
+    profile = context.injection.profile
+    if profile.request is None or not profile.request.native:
+        return []
+    versions = dict(context.vendor_versions)
+    if values.get("version"):
+        versions.setdefault(profile.name, str(values["version"]))
+    decision = releases.decide(pod, profile, versions, context.kube_version)
+    if not decision.note:
+        return []
+    if decision.switch is None:
+        message = f"the {profile.name} injector will add a legacy sidecar: {decision.note}"
+        return [Change(pod.label, message, "warning", line_of(pod.template), rule="NC019")]
+    return [Change(pod.label, decision.note, "warning", line_of(pod.template))]
 
 
 def _skip_reason(pod: Pod, context: Context, request: Injection) -> str | None:
