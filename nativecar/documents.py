@@ -264,6 +264,8 @@ class _Feed:
             return self.decoder.decode(data, final=not data), not data
         except UnicodeDecodeError as error:
             head = bytes(error.object[: error.start]).decode("utf-8", errors="replace")
+            if not self.started:
+                head = head.removeprefix(BOM)  # a BOM is no column
             kept = self.buffer[self.start :] + head  # the object holds what the decoder kept back, too
             self.error = self._at(
                 kept,
@@ -293,10 +295,17 @@ class _Feed:
         return self.buffer[self.start :]
 
     def line_end(self, index: int) -> int:
-        """The stream index just past the newline that ends the line holding `index`, or the end
-        of the text given so far (libyaml has read to the end of the stream then)."""
-        found = self.buffer.find("\n", self.start + index - self.base)
-        return self.base + (len(self.buffer) - self.start if found < 0 else found + 1 - self.start)
+        """The stream index just past the line break that ends the line holding the character
+        before `index` (`index` itself when that character is a break), or the end of the text
+        given so far (libyaml has read to the end of the stream then). A line break is what YAML
+        says it is: LF, CR, CRLF, NEL, LS or PS."""
+        at = self.start + index - self.base
+        if at <= self.start or _BREAK.match(self.buffer, at - 1):
+            return index
+        found = _BREAK.search(self.buffer, at)
+        if found is None:
+            return self.base + len(self.buffer) - self.start
+        return self.base + found.end() - self.start
 
     def unprintable(self, error: yaml.YAMLError) -> InputError:
         """A reader error (a character YAML does not allow) at its line and column. It lies in
@@ -306,6 +315,7 @@ class _Feed:
         return self._at(kept, found.start() if found else 0, str(error).splitlines()[0])
 
 
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks (libyaml's IS_BREAK)
 # What YAML 1.1 and libyaml do not allow in a stream: C0 controls but tab, LF and CR, DEL, C1 but NEL.
 _UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -336,9 +346,7 @@ def segments(data: BinaryIO | str, path: str) -> Iterator[Segment]:
                 raise feed.error
             if root is None:
                 continue
-            end = root.end_mark.index
-            if end and feed.buffer[feed.start + end - 1 - feed.base] != "\n":
-                end = feed.line_end(end)
+            end = feed.line_end(root.end_mark.index)
             text, offset, line = feed.take(end)
             source = Source(path, text, feed.bom and number == 0, _newline(text, feed.crlf), offset)
             check_keys(root, source)

@@ -144,7 +144,13 @@ class Session:
             for pod in item.pods:
                 for module, part in awaiting(pod, context):
                     self.waiting.append((module, part, len(self.services), self.shift))
-        return apply(source.text, [edit])
+        try:
+            return apply(source.text, [edit])
+        except CannotPatchError:  # an edit past its document's text: never write what it would make
+            mark = document.root.start_mark
+            raise InputError(
+                source.path, mark.line + 1, mark.column + 1, "this document cannot be rewritten exactly"
+            ) from None
 
     def finish(self) -> Records:
         """The records, with what the Services after a rewritten pod find on it."""

@@ -140,7 +140,8 @@ class _Sink:
 
     def piece(self, source: Source, text: str) -> None:
         if self.diff is not None:
-            self.diff.add(source.text, text)
+            mark = BOM if source.bom else ""  # the file's first line holds it: a patch must too
+            self.diff.add(mark + source.text, mark + text)
             return
         if self.output.check:
             return

@@ -330,3 +330,46 @@ def _holds_nodes(value: object) -> bool:
     if isinstance(value, list):
         return any(_holds_nodes(item) for item in value)
     return False
+
+
+# -- what a new user's tries found (helper, issue 8) -------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", ["\r", "\x85", "\u2028", "\u2029", "\r\n"])
+@pytest.mark.parametrize("chunk", [3, 1 << 20])
+def test_documents_split_at_any_yaml_line_break(newline: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml breaks lines at CR, NEL, LS and PS too: a document ends at such a break, so the next
+    one is never swallowed (this crashed with an IndexError)."""
+    monkeypatch.setattr(documents, "CHUNK", chunk)
+    text = f"a: 1{newline}---{newline}b: 2{newline}---\n" + JOB.format(n=1)
+    found = list(segments(io.BytesIO(text.encode()), "t.yaml"))
+    assert "".join(segment.source.text for segment in found) == text
+    assert [segment.document.number for segment in found if segment.document] == [0, 1, 2]
+    outcome = engine.process(Source("t.yaml", text), runner.context_for(Settings()), "input")
+    assert outcome.text.startswith(f"a: 1{newline}---{newline}b: 2{newline}---\n")
+    assert outcome.text.count("restartPolicy: Always") == 1
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch is not installed")
+def test_the_diff_of_a_file_with_a_bom_keeps_it_on_line_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    job = (
+        '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},"spec":{"template":{"spec":'
+        '{"restartPolicy":"Never","containers":[{"name":"app","image":"app"},'
+        f'{{"name":"cloud-sql-proxy","image":"{PROXY}"}}]}}}}}}}}\n'
+    )
+    path = Path("job.yaml")
+    path.write_bytes(b"\xef\xbb\xbf" + job.encode())
+    _, diff, _ = _run([str(path)], Output(diff=True))
+    _, rewritten, _ = _run([str(path)])
+    Path("job.diff").write_bytes(diff)
+    subprocess.run(["patch", "-s", "-p1", "-i", "job.diff"], check=True, capture_output=True)
+    assert path.read_bytes() == rewritten
+
+
+def test_a_bom_is_no_column_of_an_undecodable_byte(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"\xef\xbb\xbfk: \xff\n")
+    code, out, err = _run([str(path)])
+    assert (code, out) == (2, b"")
+    assert err.startswith(f"{path}:1:4: not UTF-8")
