@@ -16,7 +16,7 @@ import pytest
 from tests import oracle
 from tests.conftest import FIXTURES, migrate
 
-GROUPS = ("legacy", "probes", "grace", "styles", "vendors", "lifecycle")
+GROUPS = ("legacy", "probes", "grace", "styles", "vendors", "lifecycle", "requests")
 CASES = sorted(path for group in GROUPS for path in (FIXTURES / group).glob("*.yaml"))
 CONTEXT = {
     "sidecar-flag.yaml": {"sidecar_names": ("log-shipper",)},
