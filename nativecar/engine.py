@@ -35,6 +35,7 @@ from nativecar.documents import (
 )
 from nativecar.edits import CannotPatchError, Edit, Patcher, apply
 from nativecar.model import build, same
+from nativecar.references import REFERRING_KINDS
 from nativecar.render import Style, detect_style
 from nativecar.rewrites import ORDER, Context
 from nativecar.workloads import Pod
@@ -103,7 +104,7 @@ class Session:
         self.positions = positions
         self.records = Records()
         self.shift = 0  # lines the edits so far added
-        self.services: list[tuple[Any, int]] = []  # Service models seen, with the shift at their place
+        self.others: list[tuple[Any, int]] = []  # Service models seen, with the shift at their place
         # What a rule that reads Services keeps of a rewritten pod: the rule module, the part, how
         # many Services had been seen then, and the lines the edits had added by then.
         self.waiting: list[tuple[Any, Pod, int, int]] = []
@@ -114,8 +115,8 @@ class Session:
         if document is None:
             return source.text
         context, records = self.context, self.records
-        if self.positions is not None and _kind(document.root) == "Service":
-            self.services.append((build(document.root), self.shift))
+        if self.positions is not None and _kind(document.root) in REFERRING_KINDS:
+            self.others.append((build(document.root), self.shift))
         templates = list(workloads.pod_template_nodes(document.root))
         if not templates and context.injection is not None:
             records.changes.extend(_not_a_workload(document))
@@ -138,12 +139,12 @@ class Session:
         )
         self.shift += edit.replacement.count("\n") - source.text.count("\n", edit.start, edit.end)
         if item.pods and self.positions is not None:
-            records.changes.extend(_left_for_you([item], self.services, context, records.changes, self.positions))
+            records.changes.extend(_left_for_you([item], self.others, context, records.changes, self.positions))
             from nativecar.rules import awaiting
 
             for pod in item.pods:
                 for module, part in awaiting(pod, context):
-                    self.waiting.append((module, part, len(self.services), self.shift))
+                    self.waiting.append((module, part, len(self.others), self.shift))
         try:
             return apply(source.text, [edit])
         except CannotPatchError:  # an edit past its document's text: never write what it would make
@@ -154,23 +155,26 @@ class Session:
 
     def finish(self) -> Records:
         """The records, with what the Services after a rewritten pod find on it."""
-        late = [(module, part) for module, part, seen, _ in self.waiting if seen < len(self.services)]
+        late = [(module, part) for module, part, seen, _ in self.waiting if seen < len(self.others)]
         if not late or self.positions is None:
             return self.records
         from nativecar.rules import run_late
 
         shifts = {id(part): shift for _, part, _, shift in self.waiting}
-        services = self.services
+        others = self.others
 
         def locate(value: Any, key: Any, pod: Pod) -> tuple[int, int]:
             line, column = position(value, key)
             if not line or self.positions == "input":
                 return line, column
-            shift = next((shift for tree, shift in services if _contains(tree, value)), shifts[id(pod)])
+            shift = next((shift for tree, shift in others if _contains(tree, value)), shifts[id(pod)])
             return line + shift, column
 
         reported = {(c.workload, c.rule, c.line, c.column, c.message) for c in self.records.changes}
-        found = run_late(late, [tree for tree, _ in services], self.context, locate)
+        found = sorted(
+            run_late(late, [tree for tree, _ in others], self.context, locate),
+            key=lambda finding: (finding.line, finding.column, finding.rule),
+        )
         self.records.changes.extend(
             finding
             for finding in found

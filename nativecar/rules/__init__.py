@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nativecar.changes import Change, Severity, position
@@ -45,6 +45,7 @@ MODULES = (
     "port_conflict",
     "init_dials_sidecar",
     "injection_request",
+    "moved_references",
 )
 
 
@@ -71,7 +72,7 @@ class Stream(NamedTuple):
     lifecycle models of its pods (`model`), read once per pod."""
 
     pods: list[Pod]
-    services: list[dict]
+    others: list[dict]  # the objects that refer to pods' containers (references.REFERRING_KINDS)
     models: dict[int, Any]
 
     def model(self, pod: Pod, context: Context) -> PodModel:
@@ -109,7 +110,7 @@ def run(
     reported at; by default where the value stands in the source the pods were read from.
     `models`: lifecycle models already read, by `id(pod)`.
     """
-    stream = Stream(pods=pods, services=services, models=dict(models or {}))
+    stream = Stream(pods=pods, others=services, models=dict(models or {}))
     findings: list[Change] = []
     for pod in pods:
         for module in modules():
@@ -130,7 +131,7 @@ def _stamped(module: Any, pod: Pod, context: Context, stream: Stream, locate: Lo
 
 def awaiting(pod: Pod, context: Context) -> list[tuple[Any, Pod]]:
     """The rules a Service later in the stream could still give a finding on `pod`, each with
-    what of the pod it reads (a rule that reads `Stream.services` says so with its `awaiting`),
+    what of the pod it reads (a rule that reads `Stream.others` says so with its `awaiting`),
     kept in place of the whole pod until the stream has ended."""
     found = []
     for module in modules():
@@ -142,14 +143,16 @@ def awaiting(pod: Pod, context: Context) -> list[tuple[Any, Pod]]:
 
 
 def skeleton(pod: Pod, spec: dict) -> Pod:
-    """A pod reduced to its label, its opt-out annotations, its template's labels and `spec`, as
-    plain values: nothing in it holds on to the document's nodes (so its findings must be about
-    other documents, such as a Service's port)."""
+    """A pod reduced to its label, its workload's name and namespace, its opt-out annotations, its
+    template's labels and `spec`, as plain values: nothing in it holds on to the document's nodes
+    (so its findings must be about other documents, such as a Service's port)."""
     from nativecar.model import plain
 
     opted_out = ",".join(_ignored(pod))
     annotations = {IGNORE: opted_out} if opted_out else {}
-    workload = {"kind": pod.workload.get("kind"), "metadata": {"annotations": annotations}}
+    own = pod.workload.get("metadata") if isinstance(pod.workload.get("metadata"), dict) else {}
+    metadata = {key: own[key] for key in ("name", "namespace") if isinstance(own.get(key), str)}
+    workload = {"kind": pod.workload.get("kind"), "metadata": {**metadata, "annotations": annotations}}
     template: dict = {"metadata": {"labels": plain(pod.metadata_map("labels"))}, "spec": plain(spec)}
     return Pod(workload=workload, template=template, label=pod.label)
 
@@ -160,7 +163,7 @@ def run_late(
     """The findings of the rules that waited for Services (`awaiting`), on what they kept."""
     findings: list[Change] = []
     for module, pod in waiting:
-        findings.extend(_stamped(module, pod, context, Stream(pods=[pod], services=services, models={}), locate))
+        findings.extend(_stamped(module, pod, context, Stream(pods=[pod], others=services, models={}), locate))
     return findings
 
 
@@ -198,8 +201,9 @@ def is_job(pod: Pod) -> bool:
     return pod.kind in ("Job", "CronJob")
 
 
-def named(items: Iterable[Any]) -> Iterator[dict]:
-    return (item for item in items if isinstance(item, dict))
+def named(items: Any) -> Iterator[dict]:
+    """The mappings of a list field (nothing when the field is not a list: a mistyped `ports: 5`)."""
+    return (item for item in items if isinstance(item, dict)) if isinstance(items, list | tuple) else iter(())
 
 
 def raw(pod: Pod, container: Container) -> dict:

@@ -49,7 +49,9 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         return
     ports = _sidecar_ports(pod)
     labels = pod.metadata_map("labels")
-    for service in stream.services:
+    for service in stream.others:
+        if service.get("kind") != "Service":
+            continue
         spec = service.get("spec") if isinstance(service.get("spec"), dict) else {}
         selector = spec.get("selector") if isinstance(spec.get("selector"), dict) else None
         if not selector or any(labels.get(key) != value for key, value in selector.items()):
