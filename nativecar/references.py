@@ -155,3 +155,17 @@ def _same_namespace(obj: dict, pod: Pod) -> bool:
 
     theirs, ours = namespace(obj.get("metadata")), namespace(pod.workload.get("metadata"))
     return theirs is None or ours is None or theirs == ours
+
+
+START = "<!-- reference table: nativecar/references.py; tests/test_readme.py checks it -->"
+END = "<!-- end of reference table -->"
+
+
+def markdown() -> str:
+    """The table in Markdown, for the README."""
+    lines = ["| object | field | names | nativecar | what to do |", "|---|---|---|---|---|"]
+    for row in REFERENCES:
+        kind = "the pod template" if row.kind == "Pod" else row.kind
+        done = "edits it" if row.rule == "edit" else f"reports it ({row.rule_id})"
+        lines.append(f"| {kind} | `{row.field}` | a {row.names} | {done} | {row.advice} |")
+    return "\n".join(lines) + "\n"

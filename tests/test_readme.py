@@ -87,3 +87,13 @@ def test_the_vendor_table_is_the_one_the_profiles_make() -> None:
     assert shown == printed
     rows = [line for line in printed.splitlines() if line.startswith("| `")]
     assert [row.split("`")[1] for row in rows] == list(BUILTIN)
+
+
+def test_the_reference_table_is_the_one_nativecar_keeps() -> None:
+    """The README's table of references to a moved container is `references.REFERENCES` (issue 10)."""
+    from nativecar import references
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme[readme.index(references.START) + len(references.START) : readme.index(references.END)].strip()
+    assert shown == references.markdown().strip()
+    assert len([line for line in shown.splitlines() if line.startswith("| ")]) == len(references.REFERENCES) + 1
