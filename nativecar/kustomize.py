@@ -90,7 +90,8 @@ class Patch:
 
     @property
     def where(self) -> str:
-        return str(self.file if self.file is not None else self.kustomization)
+        """The file `line` and `column` count in: the kustomization that lists the patch."""
+        return str(self.kustomization)
 
 
 @dataclass
@@ -851,8 +852,16 @@ def plan(
         if error is not None:
             result.errors.append(error)
             failed.add(real(path))
-    for key in failed:
-        result.held |= tree.files.get(key, {key})
+    # A tree that failed keeps all its files; a tree sharing a file with it (an overlay of the
+    # same base) is held too, so a base and its patches are never written one without the other.
+    result.held = set().union(*(tree.files.get(key, {key}) for key in failed)) if failed else set()
+    growing = bool(failed)
+    while growing:
+        growing = False
+        for files in tree.files.values():
+            if files & result.held and not files <= result.held:
+                result.held |= files
+                growing = True
     result.notes = tree.notes
     return result
 
