@@ -1,6 +1,6 @@
 """kustomize trees: bases and overlays converted in one run, checked with the real `kubectl kustomize`.
 
-The tree in `tests/data/kustomize` is a base (Deployment `web` + a legacy Cloud SQL proxy) and two
+The tree in `examples/kustomize` (the README shows it) is a base (Deployment `web` + a legacy Cloud SQL proxy) and two
 overlays: `prod` sets the proxy's `resources` with a strategic-merge patch, `staging` adds an
 argument to it with a JSON 6902 patch that addresses it by index (and changes `web` by index).
 """
@@ -22,7 +22,7 @@ from tests.test_validate import problems
 
 EXECUTABLE = shutil.which("nativecar", path=str(Path(sys.executable).parent)) or shutil.which("nativecar")
 KUBECTL = shutil.which("kubectl")
-TREE = Path(__file__).parent / "data" / "kustomize"
+TREE = Path(__file__).parent.parent / "examples" / "kustomize"
 CORPUS = Path(__file__).parent.parent.parent / "shared" / "corpus"
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed: nothing to build the trees with")
 POSITION = re.compile(r"^[^:\n]+:\d+:\d+: ")
