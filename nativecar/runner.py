@@ -11,13 +11,16 @@ byte as it was, the others are converted, and the exit code is 2.
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple, TypeVar
 
-from nativecar import engine, files
+from nativecar import engine, files, kustomize
+from nativecar.changes import Change
 from nativecar.diffs import StreamDiff
 from nativecar.documents import BOM, InputError, Source, decode, encode, segments
 from nativecar.profiles import builtins
@@ -74,13 +77,15 @@ def run(
     if report.quiet:
         positions = None
 
+    plan = _kustomize(paths, inputs, context, report)
+
     if output.in_place:
         report.in_place = True
 
         def work(source: Source) -> engine.Outcome:
             return engine.process(source, context, positions)
 
-        _rewrite_in_place(inputs, work, report)
+        _rewrite_in_place(inputs, work, report, plan)
         report.summary()
         return report.exit_code
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
@@ -89,8 +94,11 @@ def run(
         for index, item in enumerate(inputs):
             sink = _Sink(spool, output, item.name, first=index == 0, previous_ended=previous_ended)
             try:
-                with files.opened(item) as stream:
-                    records = _unhurried(_stream, stream, item.name, context, positions, sink)
+                if plan is not None and _planned(item, plan):
+                    records = _patch_file(item, plan, sink)
+                else:
+                    with files.opened(item) as stream:
+                        records = _unhurried(_stream, stream, item.name, context, positions, sink)
             except InputError as error:
                 report.error(error)
                 continue
@@ -203,17 +211,34 @@ def _unhurried(work: Callable[..., T], *arguments: Any) -> T:
         gc.enable()
 
 
-def _rewrite_in_place(inputs: list[files.Input], work: Callable[[Source], engine.Outcome], report: Report) -> None:
+def _rewrite_in_place(
+    inputs: list[files.Input],
+    work: Callable[[Source], engine.Outcome],
+    report: Report,
+    plan: kustomize.Plan | None = None,
+) -> None:
     """Read, rewrite, verify and write each file before the next is read; a bad one is reported
     and left as it was. A stop signal ends the run between two files or removes the temporary
-    file of the one being written, so no file is ever left half rewritten."""
+    file of the one being written, so no file is ever left half rewritten.
+
+    `plan`: what the run does to its kustomize trees: the files of a tree that failed are left as
+    they are (its errors were reported already), and a patch file gets the text the plan made."""
     with files.signals_raise():
         try:
             for item in inputs:
+                key = _real(item)
+                if plan is not None and key in plan.held:
+                    continue
                 try:
                     original = files.read_original(item)
                     source = decode(original.data, item.name)
-                    outcome = _unhurried(work, source)
+                    if plan is not None and _planned(item, plan):
+                        text = plan.texts.get(key, source.text)
+                        outcome = engine.Outcome(
+                            changes=_notes(item, plan), changed=text != source.text, source=source, text=text
+                        )
+                    else:
+                        outcome = _unhurried(work, source)
                     if outcome.changed:
                         files.write_atomic(original, encode(outcome.source, outcome.text))
                 except InputError as error:
@@ -223,6 +248,79 @@ def _rewrite_in_place(inputs: list[files.Input], work: Callable[[Source], engine
         except files.Interrupted as stop:
             report.error(f"interrupted by {stop}; the files not rewritten yet were left as they are")
             raise
+
+
+def _real(item: files.Input) -> str | None:
+    return os.path.realpath(item.path) if item.path is not None else None
+
+
+def _planned(item: files.Input, plan: kustomize.Plan) -> bool:
+    """Whether the kustomize plan, not the manifest rewrites, says what becomes of this input:
+    a patch file (a patch is not a pod), or a kustomization whose inline patches were edited."""
+    key = _real(item)
+    return key is not None and (key in plan.patch_files or key in plan.texts)
+
+
+def _notes(item: files.Input, plan: kustomize.Plan) -> list[Change]:
+    key = _real(item)
+    return [
+        Change("kustomize patch", message, "changed", line)
+        for where, message, line in plan.notes
+        if os.path.realpath(where) == key
+    ]
+
+
+def _patch_file(item: files.Input, plan: kustomize.Plan, sink: _Sink) -> engine.Records:
+    """A patch file (or kustomization) to the output as the plan made it."""
+    source = decode(files.read(item), item.name)
+    text = plan.texts.get(_real(item) or "", source.text)
+    sink.piece(source, text)
+    sink.close()
+    return engine.Records(changes=_notes(item, plan), changed=text != source.text)
+
+
+def _kustomize(paths: list[str], inputs: list[files.Input], context: Context, report: Report) -> kustomize.Plan | None:
+    """The plan for the kustomize trees under `paths` (None when there are none): every
+    kustomization resolved before and after the manifest rewrites of this run's inputs, its patches
+    edited to follow the moved containers, and its built pods checked; its errors reported.
+
+    A kustomization file without a YAML suffix (`Kustomization`) whose inline patches were edited
+    joins `inputs`, so that it is written too."""
+    from nativecar.lifecycle.pod import read
+    from nativecar.lifecycle.verify import verify
+
+    found = kustomize.find([path for path in paths if path != files.STDIN])
+    if not found:
+        return None
+    in_run = {key for item in inputs if (key := _real(item)) is not None}
+    originals: dict[str, str] = {}
+    converted: dict[str, str] = {}
+
+    def original(path: os.PathLike[str]) -> str:
+        key = os.path.realpath(path)
+        if key not in originals:
+            originals[key] = kustomize.read_file(Path(path))
+        return originals[key]
+
+    def convert(path: os.PathLike[str]) -> str:
+        key = os.path.realpath(path)
+        if key not in in_run:
+            return original(path)
+        if key not in converted:
+            source = Source(str(path), original(path))
+            converted[key] = _unhurried(engine.process, source, context, None).text
+        return converted[key]
+
+    def check_pods(before: Any, after: Any) -> list[str]:
+        return list(verify(read(before, context), read(after, context)).problems)
+
+    plan = kustomize.plan(found, original, convert, check_pods)
+    for error in plan.errors:
+        report.error(error)
+    for key in plan.texts:
+        if key not in in_run:
+            inputs.append(files.Input(os.path.relpath(key), Path(key)))
+    return plan
 
 
 def run_check(
