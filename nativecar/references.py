@@ -91,7 +91,28 @@ REFERENCES: tuple[Reference, ...] = (
     ),
 )
 
-REFERRING_KINDS = frozenset(row.kind for row in REFERENCES if row.kind != "Pod")
+# The rows kustomize's patches add (nativecar/kustomize.py edits them when the run holds the
+# tree: base and overlays): a strategic-merge entry matched by name, a JSON 6902 path by index.
+REFERENCES += (
+    Reference(
+        "Kustomization",
+        "patches[*] / patchesStrategicMerge[*]: spec.template.spec.containers[name=NAME]",
+        "container",
+        "edit",
+        "the entry moves to initContainers, keeping what it sets (the base has restartPolicy and probes)",
+        "",
+    ),
+    Reference(
+        "Kustomization",
+        "patches[*] / patchesJson6902[*]: /spec/template/spec/containers/N",
+        "index",
+        "edit",
+        "the path becomes initContainers/M, and the indexes of the containers after it shift",
+        "",
+    ),
+)
+
+REFERRING_KINDS = frozenset(row.kind for row in REFERENCES if row.kind not in ("Pod", "Kustomization"))
 
 
 def found(obj: Any, row: Reference) -> Iterator[tuple[Any, Any, Any]]:
@@ -161,11 +182,17 @@ START = "<!-- reference table: nativecar/references.py; tests/test_readme.py che
 END = "<!-- end of reference table -->"
 
 
+def _names(names: str) -> str:
+    return "a container by its index" if names == "index" else f"a {names}"
+
+
 def markdown() -> str:
     """The table in Markdown, for the README."""
     lines = ["| object | field | names | nativecar | what to do |", "|---|---|---|---|---|"]
     for row in REFERENCES:
         kind = "the pod template" if row.kind == "Pod" else row.kind
-        done = "edits it" if row.rule == "edit" else f"reports it ({row.rule_id})"
-        lines.append(f"| {kind} | `{row.field}` | a {row.names} | {done} | {row.advice} |")
+        done = (
+            "edits it (in a run that holds base and overlays)" if row.rule == "edit" else f"reports it ({row.rule_id})"
+        )
+        lines.append(f"| {kind} | `{row.field}` | {_names(row.names)} | {done} | {row.advice} |")
     return "\n".join(lines) + "\n"
