@@ -40,8 +40,9 @@ from nativecar import vendors
 from nativecar.changes import Change, line_of
 from nativecar.lifecycle.commands import dials
 from nativecar.model import dig
-from nativecar.profiles import Profile, image_tag, name_matches, version_tuple
+from nativecar.profiles import Profile, image_tag, name_matches
 from nativecar.rewrites import Context
+from nativecar.vendors import releases
 from nativecar.workloads import Pod
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
@@ -148,8 +149,8 @@ def held_back(pod: Pod, container: dict, profile: Profile, context: Context) -> 
         return (profile.left_because or f"the {profile.name} profile never moves it") + suffix
     if profile.move == "vendorVersion" and name not in context.sidecar_names:
         tag = image_tag(str(container.get("image") or ""))
-        found = version_tuple(tag)
-        needed = version_tuple(profile.min_vendor_version)
+        found = releases.parse(tag)
+        needed = releases.parse(profile.min_vendor_version)
         if found is None or needed is None or found < needed:
             seen = f"its image is {tag}" if tag else "its image has no version tag"
             return (
@@ -157,7 +158,7 @@ def held_back(pod: Pod, container: dict, profile: Profile, context: Context) -> 
                 + (f"; {profile.left_because}" if profile.left_because else "")
                 + f"; pass --sidecar {name} if the injector is {profile.min_vendor_version} or later"
             )
-    needed_kube = version_tuple(profile.min_kube_version)
+    needed_kube = releases.parse(profile.min_kube_version)
     if needed_kube is not None and context.native_sidecars_available and context.kube_version < needed_kube[:2]:
         major, minor = context.kube_version
         return (

@@ -20,19 +20,21 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from nativecar.profiles import Profile, Request, Spelling
+from nativecar.profiles import Profile, Request, Spelling, image_tag, version_tuple
 from nativecar.workloads import Pod
 
 Release = tuple[int, int, int]
-_RELEASE = re.compile(r"^(?:[a-z]+-)?v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
+_EDITION = re.compile(r"^[a-z]+-(?=v?\d)")  # stable-, enterprise-, version-
 
 
-def parse(text: str | None) -> Release | None:
-    """The release a string names in the common forms; None when it is none of them."""
-    match = _RELEASE.match(str(text or "").strip().lower())
-    if match is None:
+def parse(text: object) -> Release | None:
+    """The release a string names in the common forms (at least `MAJOR.MINOR`, a missing patch
+    being 0, so that `1.18` and `1.18.0` compare equal); None when it is none of them."""
+    found = version_tuple(_EDITION.sub("", str(text or "").strip().lower(), count=1))
+    if found is None or len(found) < 2:
         return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+    major, minor, patch = (*found, 0)[:3]
+    return major, minor, patch
 
 
 def release(profile: Profile, text: str | None) -> Release | None:
@@ -66,11 +68,10 @@ def known(pod: Pod, profile: Profile, versions: Mapping[str, str], container: di
         if annotated:
             return Known(release(profile, str(annotated)), f"{request.version_annotation}: {annotated}")
     image = container.get("image") if isinstance(container, dict) else None
-    if isinstance(image, str) and ":" in image.rsplit("/", 1)[-1]:
-        tag = image.rsplit(":", 1)[-1].split("@", 1)[0]
-        found = release(profile, tag)
-        if found is not None:
-            return Known(found, f"the image tag {tag}")
+    tag = image_tag(image) if isinstance(image, str) else None
+    found = release(profile, tag) if tag else None
+    if found is not None:
+        return Known(found, f"the image tag {tag}")
     return Known(None, "")
 
 
