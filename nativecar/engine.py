@@ -95,8 +95,9 @@ class Session:
     stream of any length is rewritten in the memory of its largest document.
 
     `rewrite` gives each segment's text as it is to be written; `finish` gives the records. The
-    findings left on a rewritten pod are worked out when its document is done, with the Services
-    seen so far (NC009 reads them); a pod a later Service could still concern waits for `finish`.
+    findings left on a rewritten pod are worked out when its document is done, with the objects
+    that refer to pods seen so far (Services, NetworkPolicies, autoscalers: NC009 and NC020 read
+    them); what of a pod a later such object could still concern waits for `finish`.
     """
 
     def __init__(self, context: Context, positions: Positions | None = "output") -> None:
@@ -104,9 +105,10 @@ class Session:
         self.positions = positions
         self.records = Records()
         self.shift = 0  # lines the edits so far added
-        self.others: list[tuple[Any, int]] = []  # Service models seen, with the shift at their place
-        # What a rule that reads Services keeps of a rewritten pod: the rule module, the part, how
-        # many Services had been seen then, and the lines the edits had added by then.
+        # The referring objects seen (references.REFERRING_KINDS), with the shift at their place.
+        self.others: list[tuple[Any, int]] = []
+        # What a rule that reads them keeps of a rewritten pod: the rule module, the part, how many
+        # referring objects had been seen then, and the lines the edits had added by then.
         self.waiting: list[tuple[Any, Pod, int, int]] = []
 
     def rewrite(self, segment: Segment) -> str:
@@ -154,7 +156,7 @@ class Session:
             ) from None
 
     def finish(self) -> Records:
-        """The records, with what the Services after a rewritten pod find on it."""
+        """The records, with what the referring objects after a rewritten pod find on it."""
         late = [(module, part) for module, part, seen, _ in self.waiting if seen < len(self.others)]
         if not late or self.positions is None:
             return self.records
@@ -282,7 +284,7 @@ def _kind(root: Node) -> str | None:
 
 def _left_for_you(
     items: list[Rewritten],
-    services: list[tuple[Any, int]],
+    others: list[tuple[Any, int]],
     context: Context,
     changes: list[Change],
     positions: Positions = "output",
@@ -292,19 +294,19 @@ def _left_for_you(
     The rules run on the pods in memory first (the rewritten text says exactly the same, the
     patch was verified); only when they find something are the rewritten documents read again
     for positions: their re-parsed nodes count lines from the document's first line, an untouched
-    Service's from the source's, and each gets the line its text now starts on. Findings a
+    referring object's (a Service's) from the source's, and each gets the line its text now starts on. Findings a
     rewrite already reported as a warning with the same rule are not repeated.
     """
     from nativecar import rules
 
     models = {key: value for item in items for key, value in item.models.items()}
-    service_models = [model for model, _ in services]
+    other_models = [model for model, _ in others]
     pods = [pod for item in items for pod in item.pods]
     warned = {(change.workload, change.rule) for change in changes if change.action == "warning" and change.rule}
     if positions == "input":
-        found = rules.run(pods, service_models, context, locate=_in_source, models=models)
+        found = rules.run(pods, other_models, context, locate=_in_source, models=models)
         return [finding for finding in found if (finding.workload, finding.rule) not in warned]
-    if not rules.run(pods, service_models, context, models=models):
+    if not rules.run(pods, other_models, context, models=models):
         return []
     located: list[Pod] = []
     offsets: dict[int, int] = {}
@@ -313,7 +315,7 @@ def _left_for_you(
         for index in item.indices:
             located.append(found[index])
             offsets[id(found[index])] = item.line
-    trees = services
+    trees = others
 
     def locate(value: Any, key: Any, pod: Pod) -> tuple[int, int]:
         line, column = position(value, key)
@@ -323,7 +325,7 @@ def _left_for_you(
                     return line + offset, column
         return (line + offsets[id(pod)], column) if line else (0, 0)
 
-    found = rules.run(located, service_models, context, locate=locate)
+    found = rules.run(located, other_models, context, locate=locate)
     return [finding for finding in found if (finding.workload, finding.rule) not in warned]
 
 

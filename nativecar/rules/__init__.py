@@ -99,7 +99,7 @@ Locate = Callable[[Any, Any, Pod], tuple[int, int]]
 
 def run(
     pods: list[Pod],
-    services: list[dict],
+    others: list[dict],
     context: Context,
     locate: Locate | None = None,
     models: dict[int, PodModel] | None = None,
@@ -110,7 +110,7 @@ def run(
     reported at; by default where the value stands in the source the pods were read from.
     `models`: lifecycle models already read, by `id(pod)`.
     """
-    stream = Stream(pods=pods, others=services, models=dict(models or {}))
+    stream = Stream(pods=pods, others=others, models=dict(models or {}))
     findings: list[Change] = []
     for pod in pods:
         for module in modules():
@@ -158,12 +158,12 @@ def skeleton(pod: Pod, spec: dict) -> Pod:
 
 
 def run_late(
-    waiting: list[tuple[Any, Pod]], services: list[dict], context: Context, locate: Locate | None = None
+    waiting: list[tuple[Any, Pod]], others: list[dict], context: Context, locate: Locate | None = None
 ) -> list[Change]:
-    """The findings of the rules that waited for Services (`awaiting`), on what they kept."""
+    """The findings of the rules that waited for referring objects (`awaiting`), on what they kept."""
     findings: list[Change] = []
     for module, pod in waiting:
-        findings.extend(_stamped(module, pod, context, Stream(pods=[pod], others=services, models={}), locate))
+        findings.extend(_stamped(module, pod, context, Stream(pods=[pod], others=others, models={}), locate))
     return findings
 
 
