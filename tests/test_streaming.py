@@ -77,7 +77,7 @@ def test_segments_join_to_the_input_and_say_what_the_whole_input_says(
         document.root.start_mark.line for document in whole
     ]
     for segment in found:
-        assert segment.line == decode(data, path.name).text.count("\n", 0, segment.source.origin)
+        assert segment.line == documents.line_breaks(decode(data, path.name).text[: segment.source.origin])
 
 
 def _inputs() -> list[Path]:
@@ -344,6 +344,9 @@ def test_documents_split_at_any_yaml_line_break(newline: str, chunk: int, monkey
     text = f"a: 1{newline}---{newline}b: 2{newline}---\n" + JOB.format(n=1)
     found = list(segments(io.BytesIO(text.encode()), "t.yaml"))
     assert "".join(segment.source.text for segment in found) == text
+    # lines counted as libyaml counts them: each segment starts on its `---` line
+    assert [segment.line for segment in found if segment.document] == [0, 1, 3]
+    assert [segment.document.root.start_mark.line for segment in found if segment.document] == [0, 2, 4]
     assert [segment.document.number for segment in found if segment.document] == [0, 1, 2]
     outcome = engine.process(Source("t.yaml", text), runner.context_for(Settings()), "input")
     assert outcome.text.startswith(f"a: 1{newline}---{newline}b: 2{newline}---\n")
@@ -365,6 +368,14 @@ def test_the_diff_of_a_file_with_a_bom_keeps_it_on_line_one(tmp_path: Path, monk
     Path("job.diff").write_bytes(diff)
     subprocess.run(["patch", "-s", "-p1", "-i", "job.diff"], check=True, capture_output=True)
     assert path.read_bytes() == rewritten
+
+
+@pytest.mark.parametrize("newline", ["\r", "\u2028"])
+def test_a_bad_byte_after_other_line_breaks_is_at_libyamls_line(newline: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(f"a: 1{newline}---{newline}b: x".encode() + b"\xff\n")
+    code, _, err = _run([str(path)])
+    assert code == 2 and err.startswith(f"{path}:3:5: not UTF-8")
 
 
 def test_a_bom_is_no_column_of_an_undecodable_byte(tmp_path: Path) -> None:
