@@ -117,7 +117,12 @@ class Session:
         if document is None:
             return source.text
         context, records = self.context, self.records
-        if self.positions is not None and _kind(document.root) in REFERRING_KINDS:
+        kind = _kind(document.root)
+        if kind == "Service" and context.pod_ports and context.kube_version < (1, 32):
+            edited = self._service(segment)
+            if edited is not None:
+                return edited
+        if self.positions is not None and kind in REFERRING_KINDS:
             self.others.append((build(document.root), self.shift))
         templates = list(workloads.pod_template_nodes(document.root))
         if not templates and context.injection is not None:
@@ -154,6 +159,44 @@ class Session:
             raise InputError(
                 source.path, mark.line + 1, mark.column + 1, "this document cannot be rewritten exactly"
             ) from None
+
+    def _service(self, segment: Segment) -> str | None:
+        """A Service whose `targetPort` names a port of a sidecar of the run's pods, with the port's
+        number instead (before Kubernetes 1.32 a name resolves among regular containers only,
+        kubernetes#127958; the number means the same on every version): its text, or None when
+        there is nothing to edit (`references.target_port_edits` says when the edit is exact)."""
+        from nativecar.references import target_port_edits
+
+        source, document = segment.source, segment.document
+        assert document is not None
+        with nesting_guard(source, document):
+            model = build(document.root)
+            edits = target_port_edits(model, self.context.pod_ports)
+            if not edits:
+                return None
+            for port, _, number in edits:
+                port["targetPort"] = number
+            patched = _patch(source, document, model, self.records)
+        if patched is None:
+            return None
+        edit, _ = patched
+        metadata = model.get("metadata") if isinstance(model.get("metadata"), dict) else {}
+        label = f"service/{metadata.get('name') or '<unnamed>'}"
+        for port, name, number in edits:
+            self.records.changes.append(
+                Change(
+                    label,
+                    f"targetPort {name!r} -> {number} (a sidecar's port: Kubernetes before 1.32 resolves a name "
+                    "among regular containers only)",
+                    "changed",
+                    line_of(port),
+                )
+            )
+        self.records.changed = True
+        if self.positions is not None:
+            self.others.append((model, self.shift))
+        self.shift += edit.replacement.count("\n") - source.text.count("\n", edit.start, edit.end)
+        return apply(source.text, [edit])
 
     def finish(self) -> Records:
         """The records, with what the referring objects after a rewritten pod find on it."""

@@ -3,12 +3,14 @@
 Moving a sidecar from `containers` to `initContainers` changes what other objects point at. Each
 row of `REFERENCES` says which object refers to a container, by which field, what the field
 names (a container by name, a port by name, a container by its index in `containers`), and
-what nativecar does about it: `edit` where the meaning is unchanged and the edit is exact,
-`report` otherwise (a finding at the referring line, NC009 and NC020, with what to do).
+what nativecar does about it: `edit` where the meaning is unchanged and the edit is exact (a
+Service's named `targetPort`, kustomize's patches), `report` otherwise (a finding at the
+referring line, NC009 and NC020, with what to do).
 
-`referring(document)` tells the engine which documents to keep beside the pods (they are small);
+`REFERRING_KINDS` tells the engine which documents to keep beside the pods (they are small);
 `targets(obj, pod)` says whether an object refers to a pod at all (its `targetRef`, its
-selector); `found(obj, row)` yields the values at a row's field.
+selector); `found(obj, row)` yields the values at a row's field; `pod_ports` and
+`target_port_edits` decide the one edit outside a pod and its patches, a Service's `targetPort`.
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ REFERENCES: tuple[Reference, ...] = (
         "Service",
         "spec.ports[*].targetPort",
         "port",
-        "report",
+        "edit",
         "before Kubernetes 1.32 a named targetPort resolves among regular containers only (kubernetes#127958): "
-        "use the port number",
+        "the name becomes the port's number when every pod of the run the Service selects gives it one "
+        "number; otherwise NC009 reports it",
         "NC009",
     ),
     Reference(
@@ -99,7 +102,8 @@ REFERENCES += (
         "patches[*] / patchesStrategicMerge[*]: spec.template.spec.containers[name=NAME]",
         "container",
         "edit",
-        "the entry moves to initContainers, keeping what it sets (the base has restartPolicy and probes)",
+        "in a run that holds base and overlays, the entry moves to initContainers, keeping what it sets "
+        "(the base has restartPolicy and probes)",
         "",
     ),
     Reference(
@@ -107,7 +111,8 @@ REFERENCES += (
         "patches[*] / patchesJson6902[*]: /spec/template/spec/containers/N",
         "index",
         "edit",
-        "the path becomes initContainers/M, and the indexes of the containers after it shift",
+        "in a run that holds base and overlays, the path becomes initContainers/M, and the indexes of the "
+        "containers after it shift",
         "",
     ),
 )
@@ -191,8 +196,81 @@ def markdown() -> str:
     lines = ["| object | field | names | nativecar | what to do |", "|---|---|---|---|---|"]
     for row in REFERENCES:
         kind = "the pod template" if row.kind == "Pod" else row.kind
-        done = (
-            "edits it (in a run that holds base and overlays)" if row.rule == "edit" else f"reports it ({row.rule_id})"
-        )
+        done = f"reports it ({row.rule_id})"
+        if row.rule == "edit":
+            done = "edits it" + (f", else reports it ({row.rule_id})" if row.rule_id else "")
         lines.append(f"| {kind} | `{row.field}` | {_names(row.names)} | {done} | {row.advice} |")
     return "\n".join(lines) + "\n"
+
+
+# -- the one edit outside the pod: a Service's named targetPort -----------------------------------
+
+
+class PodPorts(NamedTuple):
+    """What a Service's `targetPort` edit needs to know of one pod template of the run: where it
+    is (namespace), its labels, the number each port name stands for in it (None where two
+    containers give one name two numbers), and the names its sidecars declare (legacy ones this
+    run may convert, and native ones)."""
+
+    namespace: str | None
+    labels: dict
+    numbers: dict
+    sidecar_names: frozenset
+
+
+def pod_ports(pod: Pod, context: Any) -> PodPorts | None:
+    """The `PodPorts` of a pod whose sidecars declare a named port; None for any other pod."""
+    numbers: dict[str, int | None] = {}
+    sidecar: set[str] = set()
+    for where in ("containers", "initContainers"):
+        for container in pod.containers(where):
+            if not isinstance(container, dict):
+                continue
+            if where == "initContainers":
+                is_sidecar = container.get("restartPolicy") == "Always"
+            else:
+                is_sidecar = context.recognise(container.get("name"), container.get("image")) is not None
+            ports = container.get("ports")
+            for port in ports if isinstance(ports, list) else []:
+                if not isinstance(port, dict) or not isinstance(port.get("name"), str):
+                    continue
+                number = port.get("containerPort")
+                name = port["name"]
+                known = numbers.get(name, number)
+                numbers[name] = number if isinstance(number, int) and known == number else None
+                if is_sidecar:
+                    sidecar.add(name)
+    if not sidecar:
+        return None
+    metadata = pod.workload.get("metadata") if isinstance(pod.workload.get("metadata"), dict) else {}
+    namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
+    return PodPorts(namespace, dict(pod.metadata_map("labels")), numbers, frozenset(sidecar))
+
+
+def target_port_edits(service: dict, pods: tuple[PodPorts, ...]) -> list[tuple[dict, str, int]]:
+    """The ports of a Service whose `targetPort` names a sidecar's port and can be written as its
+    number with the same meaning: (the port mapping, the name, the number). Only when every pod
+    of the run the Service selects gives the name one and the same number; a Service that selects
+    none of them, or pods that disagree, keeps its name (NC009 reports it)."""
+    spec = service.get("spec") if isinstance(service.get("spec"), dict) else {}
+    selector = spec.get("selector")
+    if not isinstance(selector, dict) or not selector:
+        return []
+    metadata = service.get("metadata") if isinstance(service.get("metadata"), dict) else {}
+    namespace = metadata.get("namespace")
+    selected = [
+        pod
+        for pod in pods
+        if (namespace is None or pod.namespace is None or namespace == pod.namespace)
+        and all(pod.labels.get(key) == value for key, value in selector.items())
+    ]
+    edits = []
+    ports = spec.get("ports")
+    for port in ports if isinstance(ports, list) else []:
+        name = port.get("targetPort") if isinstance(port, dict) else None
+        if not isinstance(name, str) or not selected or not any(name in pod.sidecar_names for pod in selected):
+            continue
+        numbers = {pod.numbers.get(name) for pod in selected}
+        if len(numbers) == 1 and isinstance(next(iter(numbers)), int):
+            edits.append((port, name, next(iter(numbers))))
+    return edits

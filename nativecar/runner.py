@@ -11,19 +11,25 @@ byte as it was, the others are converted, and the exit code is 2.
 from __future__ import annotations
 
 import gc
+import mmap
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple, TypeVar
 
-from nativecar import engine, files, kustomize
+from nativecar import engine, files, kustomize, workloads
 from nativecar.changes import Change
 from nativecar.diffs import StreamDiff
 from nativecar.documents import BOM, InputError, Source, decode, encode, segments
+from nativecar.model import build
 from nativecar.profiles import builtins
+from nativecar.references import PodPorts, pod_ports
 from nativecar.report import Report, printable
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings
@@ -78,6 +84,7 @@ def run(
         positions = None
 
     plan = _kustomize(paths, inputs, context, report)
+    context = replace(context, pod_ports=scan_ports(inputs, context))
 
     if output.in_place:
         report.in_place = True
@@ -117,6 +124,57 @@ def run(
         stdout.flush()
     report.summary()
     return report.exit_code
+
+
+def scan_ports(inputs: list[files.Input], context: Context) -> tuple[PodPorts, ...]:
+    """The pods of the run's files whose sidecars declare named ports, when a Service of the run
+    may name one as its `targetPort` below Kubernetes 1.32 (`engine.Session` then writes the
+    number): a first, read-only pass, made only when a file's text holds a named targetPort.
+    Files are searched through a memory map and read a document at a time; a file that cannot
+    be read or parsed is passed over here (the run itself reports it). Standard input and pipes
+    cannot be read twice, so their pods are not looked at."""
+    if context.kube_version >= (1, 32):
+        return ()
+    regular = [item for item in inputs if item.path is not None and _regular(item.path)]
+    if not any(_names_a_target_port(item.path) for item in regular if item.path is not None):
+        return ()
+    found: list[PodPorts] = []
+    for item in regular:
+        try:
+            with files.opened(item) as stream:
+                for segment in segments(stream, item.name):
+                    document = segment.document
+                    if document is None or next(workloads.pod_spec_nodes(document.root), None) is None:
+                        continue
+                    for pod in workloads.pods(build(document.root)):
+                        ports = pod_ports(pod, context)
+                        if ports is not None:
+                            found.append(ports)
+        except (InputError, RecursionError):
+            continue
+    return tuple(found)
+
+
+_NAMED_TARGET_PORT = re.compile(rb"targetPort[\"']?\s*:\s*[\"']?[A-Za-z]")
+
+
+def _regular(path: Path) -> bool:
+    """Whether `path` is a regular file: a pipe (`<(cat f)`) can be read only once, and opening a
+    FIFO nobody writes to would block."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _names_a_target_port(path: Path) -> bool:
+    """Whether a file's text holds a `targetPort:` whose value starts with a letter (cheap, and
+    without reading the file into memory)."""
+    try:
+        with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return _NAMED_TARGET_PORT.search(mapped) is not None
+    except (OSError, ValueError):  # unreadable, or empty (mmap refuses a size of 0)
+        return False
 
 
 SPOOL_IN_MEMORY = 8 << 20  # bytes of output held in memory before the spool moves to a temporary file

@@ -12,13 +12,14 @@ import shutil
 import subprocess
 import sys
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nativecar import documents, engine, runner
+from nativecar import documents, engine, files, runner
 from nativecar.diffs import StreamDiff, lines
 from nativecar.documents import Source, decode, segments
 from nativecar.report import Report
@@ -91,8 +92,10 @@ def test_stdout_is_what_the_whole_input_engine_makes_of_it(path: Path, monkeypat
     whole input, with the same records, or refuses the same input at the same place."""
     monkeypatch.setattr(documents, "CHUNK", 64)
     data = path.read_bytes()
+    context = runner.context_for(Settings())
+    context = replace(context, pod_ports=runner.scan_ports([files.Input(str(path), path)], context))
     try:
-        outcome = engine.process(decode(data, str(path)), runner.context_for(Settings()), "input")
+        outcome = engine.process(decode(data, str(path)), context, "input")
     except documents.InputError as error:
         code, out, err = _run([str(path)])
         assert (code, out) == (2, b"")

@@ -55,6 +55,9 @@ class Context:
     profiles: tuple[Profile, ...] = field(default_factory=builtins)
     injection: Injection | None = None
     vendor_versions: Mapping[str, str] = field(default_factory=dict)  # --vendor-version, by profile name
+    # The run's pods whose sidecars declare named ports (references.PodPorts), for the Services
+    # whose targetPort names one; empty when the run holds no such Service (runner.scan_ports).
+    pod_ports: tuple[Any, ...] = ()
 
     recognised: dict[tuple[Any, Any], Profile | None] = field(default_factory=dict, compare=False, repr=False)
 
