@@ -198,9 +198,12 @@ def migrate(
 ) -> None:
     """Convert legacy sidecars to native sidecars, then fix their probes and the grace period.
 
-    Recognises istio-proxy, linkerd-proxy and the Cloud SQL Auth Proxy, plus every --sidecar
-    name. Documents with nothing to convert come out byte for byte; changed ones change only
-    on the lines that carry the change.
+    Recognises the sidecars of the built-in profiles (`nativecar profiles --table`: Istio,
+    Linkerd, the Cloud SQL Auth Proxy, Kuma, Consul, OpenTelemetry, Dapr, Azure Workload
+    Identity, gcsfuse, the Cloud SQL Proxy Operator) plus every --sidecar name; asks an injector
+    for a native sidecar where a pod asks it for one; follows a moved container in the
+    kustomize patches and Service targetPorts of the same run. Documents with nothing to convert
+    come out byte for byte; changed ones change only on the lines that carry the change.
     """
     _execute(paths, in_place, check, diff, kube_version, sidecar, feature_gates, quiet, config, vendor_version)
 
