@@ -9,6 +9,7 @@ so it is validated with pydantic, and pydantic is imported only when there is on
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -57,15 +58,20 @@ def parse_kube_version(text: str) -> tuple[int, int]:
 def parse_feature_gates(values: list[str]) -> tuple[tuple[str, bool], ...]:
     """`SidecarContainers=true,Other=false` (repeatable) -> (("SidecarContainers", True), ...)."""
     gates: dict[str, bool] = {}
-    for value in values:
-        for item in filter(None, (part.strip() for part in str(value).split(","))):
-            name, _, state = item.partition("=")
-            if name not in KNOWN_GATES:
-                raise UsageError(f"unknown feature gate {name!r}; nativecar knows {', '.join(KNOWN_GATES)}")
-            if state.lower() not in ("true", "false"):
-                raise UsageError(f"feature gate {name} must be =true or =false, not {item!r}")
-            gates[name] = state.lower() == "true"
+    for item in _pairs(values):
+        name, _, state = item.partition("=")
+        if name not in KNOWN_GATES:
+            raise UsageError(f"unknown feature gate {name!r}; nativecar knows {', '.join(KNOWN_GATES)}")
+        if state.lower() not in ("true", "false"):
+            raise UsageError(f"feature gate {name} must be =true or =false, not {item!r}")
+        gates[name] = state.lower() == "true"
     return tuple(sorted(gates.items()))
+
+
+def _pairs(values: list[str]) -> Iterator[str]:
+    """The `KEY=VALUE` items of a repeatable, comma-separated flag, blanks dropped."""
+    for value in values:
+        yield from filter(None, (part.strip() for part in str(value).split(",")))
 
 
 def parse_vendor_versions(values: list[str]) -> tuple[tuple[str, str], ...]:
@@ -74,14 +80,13 @@ def parse_vendor_versions(values: list[str]) -> tuple[tuple[str, str], ...]:
     from nativecar.profiles import BUILTIN
 
     found: dict[str, str] = {}
-    for value in values:
-        for item in filter(None, (part.strip() for part in str(value).split(","))):
-            name, _, release = item.partition("=")
-            if name not in BUILTIN:
-                raise UsageError(f"--vendor-version: unknown vendor {name!r}; nativecar knows {', '.join(BUILTIN)}")
-            if not release.strip():
-                raise UsageError(f"--vendor-version takes VENDOR=RELEASE (linkerd=stable-2.18.1), not {item!r}")
-            found[name] = release.strip()
+    for item in _pairs(values):
+        name, _, release = item.partition("=")
+        if name not in BUILTIN:
+            raise UsageError(f"--vendor-version: unknown vendor {name!r}; nativecar knows {', '.join(BUILTIN)}")
+        if not release.strip():
+            raise UsageError(f"--vendor-version takes VENDOR=RELEASE (linkerd=stable-2.18.1), not {item!r}")
+        found[name] = release.strip()
     return tuple(sorted(found.items()))
 
 

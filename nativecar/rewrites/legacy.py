@@ -140,11 +140,7 @@ def held_back(pod: Pod, container: dict, profile: Profile, context: Context) -> 
     """
     name = container.get("name")
     if profile.move == "never":
-        opted_out = [
-            f'{mark.key}: "{mark.value}"'
-            for mark in profile.native_opt_out
-            if str(pod.metadata_map(mark.where).get(mark.key, "")).lower() == mark.value.lower()
-        ]
+        opted_out = [f'{mark.key}: "{mark.value}"' for mark in releases.marked(pod, profile.native_opt_out)]
         suffix = f"; this pod asks for legacy mode with {opted_out[0]} (remove it to go native)" if opted_out else ""
         return (profile.left_because or f"the {profile.name} profile never moves it") + suffix
     if profile.move == "vendorVersion" and name not in context.sidecar_names:

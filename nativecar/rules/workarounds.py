@@ -15,6 +15,7 @@ from nativecar.lifecycle.commands import Dial
 from nativecar.lifecycle.pod import PodModel
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, is_job, named, raw
+from nativecar.vendors.releases import marked
 from nativecar.workloads import Pod
 
 DRAIN_ON_IDLE = "EXIT_ON_ZERO_ACTIVE_CONNECTIONS"
@@ -70,15 +71,13 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
                 yield Problem(f"{DRAIN_ON_IDLE} on {container.get('name')} acts only after SIGTERM", entry)
     if is_job(pod):
         for profile in context.profiles:
-            for mark in profile.request.opt_out if profile.request is not None else ():
-                value = pod.metadata_map(mark.where).get(mark.key)
-                if value is not None and str(value).lower() == mark.value.lower():
-                    yield Problem(
-                        f'{mark.key}: "{value}" turns the mesh off for this {pod.kind}; '
-                        "with native sidecars it completes meshed",
-                        pod.metadata_map(mark.where),
-                        mark.key,
-                    )
+            for mark in marked(pod, profile.request.opt_out) if profile.request is not None else ():
+                yield Problem(
+                    f'{mark.key}: "{pod.metadata_map(mark.where)[mark.key]}" turns the mesh off for this '
+                    f"{pod.kind}; with native sidecars it completes meshed",
+                    pod.metadata_map(mark.where),
+                    mark.key,
+                )
 
 
 def _stopped_by(model: PodModel, dial: Dial, context: Context) -> str | None:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from nativecar.profiles import Profile, Request, Spelling, image_tag, version_tuple
+from nativecar.profiles import PodMark, Profile, Request, Spelling, image_tag, version_tuple
 from nativecar.workloads import Pod
 
 Release = tuple[int, int, int]
@@ -111,19 +111,18 @@ def present(pod: Pod, request: Request) -> Spelling | None:
 
 def asks(pod: Pod, request: Request) -> bool:
     """Whether the pod template asks the injector for its sidecar (and does not opt out)."""
-    return _marked(pod, request.asks) and not _marked(pod, request.opt_out)
+    return bool(marked(pod, request.asks)) and not marked(pod, request.opt_out)
 
 
-def opted_out(pod: Pod, request: Request) -> bool:
-    return _marked(pod, request.opt_out)
-
-
-def _marked(pod: Pod, marks: tuple) -> bool:
+def marked(pod: Pod, marks: tuple[PodMark, ...]) -> list[PodMark]:
+    """The marks of `marks` the pod template carries (a value of `*` matches any value; values
+    compare without case, as the injectors parse them)."""
+    found = []
     for mark in marks:
         value = pod.metadata_map(mark.where).get(mark.key)
         if value is not None and (mark.value == "*" or str(value).lower() == mark.value.lower()):
-            return True
-    return False
+            found.append(mark)
+    return found
 
 
 class Decision(NamedTuple):
