@@ -21,6 +21,12 @@ optional check in the tests) and each built pod that changed must hold by the li
 (`lifecycle.verify`) and the API rules of a pod spec (`api_problems`); otherwise the run reports an
 `InputError` at the patch (or kustomization) and the files of that tree are not written.
 
+`review` is `check`'s look at the same trees as they stand (NC021): a strategic-merge entry under
+`containers` for a sidecar the base already has as a native one (a base converted without its
+overlays: `migrate` with the tree moves the entry), a patch that does not apply (a JSON 6902 path
+to a container that moved, reported at its operation), and a built pod a patch leaves with a
+problem of `api_problems`.
+
 What is not resolved: remote resources (URLs), generators and transformers other than patches
 (name prefixes, labels, images): they do not move containers, and a target is matched by the
 name its object has in its own file, as kustomize also matches it.
@@ -43,6 +49,7 @@ from typing import Any, Literal, NamedTuple
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar import workloads
+from nativecar.changes import position
 from nativecar.documents import InputError, Source, decode, parse
 from nativecar.edits import CannotPatchError, Patcher, apply
 from nativecar.model import YList, YMap, build, plain, same
@@ -307,7 +314,9 @@ def strategic_merge(base: Any, patch: Any, key: str = "") -> Any:
 
 
 class PatchFailedError(Exception):
-    """A JSON 6902 operation that does not apply to its target."""
+    """A patch that does not apply; `operation`: the index of the JSON 6902 operation that failed."""
+
+    operation: int | None = None
 
 
 def pointer(path: str) -> list[str]:
@@ -341,28 +350,37 @@ def _walk(document: Any, tokens: list[str]) -> Any:
 def json_patch(document: Any, operations: list) -> Any:
     """RFC 6902 `operations` applied to a copy of `document` (raises `PatchFailedError`)."""
     document = copy.deepcopy(document)
-    for operation in operations:
-        if not isinstance(operation, dict):
-            raise PatchFailedError("an operation must be a mapping")
-        op, tokens = operation.get("op"), pointer(str(operation.get("path", "")))
-        if op in ("move", "copy"):
-            source_tokens = pointer(str(operation.get("from", "")))
-            value = copy.deepcopy(_walk(document, source_tokens))
-            if op == "move":
-                document = _remove(document, source_tokens)
-            document = _add(document, tokens, value)
-        elif op == "add":
-            document = _add(document, tokens, copy.deepcopy(operation.get("value")))
-        elif op == "remove":
-            document = _remove(document, tokens)
-        elif op == "replace":
-            document = _add(_remove(document, tokens), tokens, copy.deepcopy(operation.get("value")))
-        elif op == "test":
-            if _walk(document, tokens) != operation.get("value"):
-                raise PatchFailedError(f"test failed at {operation.get('path')}")
-        else:
-            raise PatchFailedError(f"unknown op {op!r}")
+    for index, operation in enumerate(operations):
+        try:
+            document = _operate(document, operation)
+        except PatchFailedError as error:
+            error.operation = index
+            raise
     return document
+
+
+def _operate(document: Any, operation: Any) -> Any:
+    """One RFC 6902 operation applied to `document` (which it may change in place)."""
+    if not isinstance(operation, dict):
+        raise PatchFailedError("an operation must be a mapping")
+    op, tokens = operation.get("op"), pointer(str(operation.get("path", "")))
+    if op in ("move", "copy"):
+        source_tokens = pointer(str(operation.get("from", "")))
+        value = copy.deepcopy(_walk(document, source_tokens))
+        if op == "move":
+            document = _remove(document, source_tokens)
+        return _add(document, tokens, value)
+    if op == "add":
+        return _add(document, tokens, copy.deepcopy(operation.get("value")))
+    if op == "remove":
+        return _remove(document, tokens)
+    if op == "replace":
+        return _add(_remove(document, tokens), tokens, copy.deepcopy(operation.get("value")))
+    if op == "test":
+        if _walk(document, tokens) != operation.get("value"):
+            raise PatchFailedError(f"test failed at {operation.get('path')}")
+        return document
+    raise PatchFailedError(f"unknown op {op!r}")
 
 
 def _add(document: Any, tokens: list[str], value: Any) -> Any:
@@ -463,10 +481,26 @@ def real(path: Path) -> str:
     return os.path.realpath(path)
 
 
-class _Tree:
-    """The kustomizations of one run, resolved before and after the run's conversions."""
+class Finding(NamedTuple):
+    """What `nativecar check` reports about a kustomize tree: where (`path`, 1-based `line` and
+    `column`), the label of the built object it is about, and what."""
 
-    def __init__(self, original: Read, converted: Read) -> None:
+    path: str
+    line: int
+    column: int
+    label: str
+    message: str
+
+
+class _Tree:
+    """The kustomizations of one run, resolved before and after the run's conversions.
+
+    `reviewing` (for `check`): a patch that does not apply, or builds a pod the API would reject,
+    is a `Finding` (and the patch is passed over) rather than an `InputError`."""
+
+    def __init__(self, original: Read, converted: Read, reviewing: bool = False) -> None:
+        self.reviewing = reviewing
+        self.findings: list[Finding] = []
         self.original = original
         self.converted = converted
         self.loaded: dict[str, Kustomization] = {}
@@ -539,18 +573,51 @@ class _Tree:
             found = content(patch, self.original)
             kind = kind_of(patch, found.models)
             new_models = [build(root) for root in found.roots]  # editable copies of the patch
-            edited = _edit_smp(new_models, before, after, patch) if kind == "smp" else False
+            moved = _edit_smp(new_models, after, patch) if kind == "smp" else []
+            edited = bool(moved)
             if kind == "json6902":
                 edited = _edit_json6902(new_models, before, after, patch)
             try:
-                before, _ = apply_patch(before, patch, [plain(model) for model in found.models])
+                patched, touched = apply_patch(before, patch, [plain(model) for model in found.models])
                 after, touched = apply_patch(after, patch, [plain(model) for model in new_models])
             except PatchFailedError as error:
-                raise InputError(patch.where, patch.line, patch.column, f"patch does not apply: {error}") from None
+                failed = _failed(patch, found, before, error, self.original)
+                if not self.reviewing:
+                    raise InputError(failed.path, failed.line, failed.column, failed.message) from None
+                self.findings.append(failed)
+                continue
+            if self.reviewing:
+                self._review(patch, moved, before, patched, touched)
+            before = patched
             applied.append((patch, touched))
             if edited:
                 self._record(patch, found, new_models)
         return before, after
+
+    def _review(
+        self, patch: Patch, moved: list[Moved], before: list[Built], patched: list[Built], touched: list[int]
+    ) -> None:
+        """The findings of one patch as the tree stands: each entry under `containers` for a native
+        sidecar, or else each pod the patch leaves with a problem the API would reject."""
+        for item in moved:
+            line, column = _located(patch, item.entry, self.original)
+            name = item.entry.get("name")
+            message = (
+                f"{name} is a native sidecar of {item.label} (in initContainers), but this patch sets it under "
+                f"containers: kustomize builds a second {name} with no image, which the API rejects; the entry "
+                "belongs under initContainers (nativecar migrate with the base and this overlay moves it)"
+            )
+            self.findings.append(Finding(_where(patch), line, column, item.label, message))
+        if moved:
+            return
+        for index in touched:
+            new = _pods_problems(patched[index].value)
+            old = _pods_problems(before[index].value)
+            problems = [problem for problem in new if problem not in old]
+            if problems:
+                label = workloads.label(patched[index].value)
+                message = f"kustomize builds {label} with {'; '.join(problems)}, which the API rejects"
+                self.findings.append(Finding(patch.where, patch.line, patch.column, label, message))
 
     def _record(self, patch: Patch, found: Content, models: list[Any]) -> None:
         """Turn an edited patch into text, verified, and keep it for its file."""
@@ -566,6 +633,62 @@ class _Tree:
         else:
             self.inline.setdefault(real(patch.kustomization), []).append((patch, found, text))
         self.notes.append((patch.where, "patch follows the containers that became native sidecars", patch.line))
+
+
+def _failed(patch: Patch, found: Content, objects: list[Built], error: PatchFailedError, read: Read) -> Finding:
+    """The finding for a patch that does not apply: at the operation that failed (JSON 6902) or
+    the patch, saying which sidecars moved when the operation went into `containers`."""
+    targets = [item.value for item in objects if _touches(patch, found, item)]
+    label = ", ".join(workloads.label(value) for value in targets) or "this overlay"
+    operations = found.models[0] if found.models and isinstance(found.models[0], list) else []
+    operation = operations[error.operation] if error.operation is not None else None
+    if not isinstance(operation, dict):
+        message = f"kustomize cannot build {label}: the patch does not apply ({error})"
+        return Finding(patch.where, patch.line, patch.column, label, message)
+    path = operation.get("path")
+    message = f"kustomize cannot build {label}: {operation.get('op')} {path}: {error}"
+    sidecars = sorted(set().union(*(_native_sidecars(_pod_spec(value)) for value in targets)))
+    if isinstance(path, str) and "/containers/" in path and sidecars:
+        spec = _pod_spec(targets[0])
+        message += (
+            f"; the pod's containers are now {', '.join(_names(spec, 'containers'))} and its native sidecars "
+            f"{', '.join(sidecars)} are in initContainers (was the base converted without this overlay?): "
+            "point the path at the container it meant"
+        )
+    line, column = _located(patch, operation, read, "path")
+    return Finding(_where(patch), line, column, label, message)
+
+
+def _touches(patch: Patch, found: Content, item: Built) -> bool:
+    """Whether `patch` targets the object `item`."""
+    if patch.target is not None:
+        return matches(patch.target, item.value)
+    return any(isinstance(model, dict) and matches(_self_target(plain(model)), item.value) for model in found.models)
+
+
+def _pods_problems(value: dict) -> list[str]:
+    return [problem for pod in workloads.pods(value) for problem in api_problems(pod.spec)]
+
+
+def _where(patch: Patch) -> str:
+    """The file a position in the patch's text counts in: the patch file, or the kustomization
+    that holds it inline."""
+    return str(patch.file) if patch.file is not None else patch.where
+
+
+def _located(patch: Patch, value: Any, read: Read, key: str | None = None) -> tuple[int, int]:
+    """(line, column) of a value of a patch (or of its `key`), in its file (an inline literal
+    block's lines counted in the kustomization; the patch entry itself for another inline scalar)."""
+    line, column = position(value, key)
+    if patch.file is not None:
+        return (line, column) if line else (patch.line, patch.column)
+    node = patch.node
+    if not line or not isinstance(node, ScalarNode) or node.style != "|":
+        return patch.line, patch.column
+    # The block's text starts on the line after its `|`, each line indented by the block's indent.
+    lines = read(patch.kustomization).splitlines()[node.start_mark.line + 1 : node.end_mark.line + 1]
+    indent = min((len(text) - len(text.lstrip(" ")) for text in lines if text.strip()), default=0)
+    return node.start_mark.line + 1 + line, column + indent
 
 
 def patched_text(found: Content, models: list[Any]) -> str:
@@ -617,24 +740,52 @@ def _moved(before: dict | None, after: dict | None) -> set[str]:
     }
 
 
-def _edit_smp(models: list[Any], before: list[Built], after: list[Built], patch: Patch) -> bool:
-    """Move each strategic-merge entry for a moved container to `initContainers` (in place, on
-    the editable `models`); whether anything changed."""
-    edited = False
+def _native_sidecars(spec: dict | None) -> set[str]:
+    """Names of a pod spec's native sidecars (init containers with `restartPolicy: Always`) that
+    no regular container shares: a strategic-merge entry under `containers` naming one of these
+    can only mean it (names are unique across both lists in a valid pod)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("initContainers"), list):
+        return set()
+    regular = set(_names(spec, "containers"))
+    return {
+        str(item.get("name"))
+        for item in spec["initContainers"]
+        if isinstance(item, dict) and item.get("restartPolicy") == "Always" and str(item.get("name")) not in regular
+    }
+
+
+class Moved(NamedTuple):
+    """A strategic-merge entry moved from `containers` to `initContainers`: the entry (an editable
+    value that still knows its place in the patch's text), and the label of the object it targets."""
+
+    entry: Any
+    label: str
+
+
+def _edit_smp(models: list[Any], after: list[Built], patch: Patch) -> list[Moved]:
+    """Move each strategic-merge entry under `containers` that names a native sidecar of its
+    target (as the run leaves the target, before this patch) to `initContainers`, in place, on
+    the editable `models`; the entries moved.
+
+    The sidecar may have been moved by this run or by an earlier one (a base converted without
+    its overlays): either way the entry would build a second, image-less container of the same
+    name, which the API rejects."""
+    moved_entries: list[Moved] = []
     for document in models:
         if not isinstance(document, dict):
             continue
-        indices = _targets(patch, plain(document), before)
-        moved: set[str] = set()
+        indices = _targets(patch, plain(document), after)
+        sidecars: set[str] = set()
         for index in indices:
-            moved |= _moved(_pod_spec(before[index].value), _pod_spec(after[index].value))
-        if not moved:
+            sidecars |= _native_sidecars(_pod_spec(after[index].value))
+        if not sidecars:
             continue
-        for pod in workloads.pods(_with_kind(document, before, indices)):
+        label = workloads.label(after[indices[0]].value)
+        for pod in workloads.pods(_with_kind(document, after, indices)):
             containers = pod.spec.get("containers")
             if not isinstance(containers, list):
                 continue
-            entries = [item for item in containers if isinstance(item, dict) and str(item.get("name")) in moved]
+            entries = [item for item in containers if isinstance(item, dict) and str(item.get("name")) in sidecars]
             if not entries:
                 continue
             for entry in entries:
@@ -651,8 +802,8 @@ def _edit_smp(models: list[Any], before: list[Built], after: list[Built], patch:
                     _replace_key(pod.spec, "containers", "initContainers", new)
             if not containers and "containers" in pod.spec:
                 del pod.spec["containers"]
-            edited = True
-    return edited
+            moved_entries.extend(Moved(entry, label) for entry in entries)
+    return moved_entries
 
 
 def _with_kind(document: Any, objects: list[Built], indices: list[int]) -> Any:
@@ -799,6 +950,31 @@ def built_pods(objects: list[Built]) -> Iterator[tuple[tuple[str, str, str], wor
 # -- the run ----------------------------------------------------------------------------------
 
 
+class Review(NamedTuple):
+    """`review`'s answer: the findings, and the real paths of the trees' patch files (whose
+    documents are patches, not pods: the per-file rules leave them alone)."""
+
+    findings: list[Finding]
+    patch_files: set[str]
+
+
+def review(kustomizations: list[Path], read: Read) -> Review:
+    """What `nativecar check` reports about the kustomize trees of its inputs, as they are: each
+    strategic-merge entry that sets a native sidecar under `containers` (`migrate` with the tree
+    moves it), each patch that does not apply, and each pod a patch leaves with a problem the API
+    rejects (`api_problems`), at the patch. A kustomization that cannot be read raises `InputError`.
+    """
+    tree = _Tree(read, read, reviewing=True)
+    for path in kustomizations:
+        tree.resolve(path)
+    findings = sorted(set(tree.findings), key=lambda finding: (finding.path, finding.line, finding.column))
+    return Review(findings, _patch_files(tree))
+
+
+def _patch_files(tree: _Tree) -> set[str]:
+    return {real(patch.file) for item in tree.loaded.values() for patch in item.patches if patch.file is not None}
+
+
 def plan(
     kustomizations: list[Path],
     original: Read,
@@ -830,8 +1006,7 @@ def plan(
         except InputError as error:
             result.errors.append(error)
             failed.add(key)
-    for kustomization in tree.loaded.values():
-        result.patch_files |= {real(patch.file) for patch in kustomization.patches if patch.file is not None}
+    result.patch_files = _patch_files(tree)
 
     def edited_read(path: Path) -> str:
         key = real(path)

@@ -95,7 +95,8 @@ REFERENCES: tuple[Reference, ...] = (
 )
 
 # The rows kustomize's patches add (nativecar/kustomize.py edits them when the run holds the
-# tree: base and overlays): a strategic-merge entry matched by name, a JSON 6902 path by index.
+# tree: base and overlays; NC021 reports what is left for a base converted without them): a
+# strategic-merge entry matched by name, a JSON 6902 path by index.
 REFERENCES += (
     Reference(
         "Kustomization",
@@ -103,8 +104,9 @@ REFERENCES += (
         "container",
         "edit",
         "in a run that holds base and overlays, the entry moves to initContainers, keeping what it sets "
-        "(the base has restartPolicy and probes)",
-        "",
+        "(the base has restartPolicy and probes); for a base already native (converted without this overlay), "
+        "check reports the entry and the next migrate with the tree moves it",
+        "NC021",
     ),
     Reference(
         "Kustomization",
@@ -112,8 +114,9 @@ REFERENCES += (
         "index",
         "edit",
         "in a run that holds base and overlays, the path becomes initContainers/M, and the indexes of the "
-        "containers after it shift",
-        "",
+        "containers after it shift; a path that no longer applies (a base converted without this overlay) is "
+        "reported at its operation: point it at the container it meant",
+        "NC021",
     ),
 )
 

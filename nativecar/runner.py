@@ -391,9 +391,18 @@ def run_check(
     inputs = _expand(paths, report)
     context = context_for(settings)
     gathered = _gather(inputs, lambda source: checker.check(source, context), report)
-    if gathered is None:
+    trees = _kustomize_findings(paths, report)
+    if gathered is None or trees is None:
+        if gathered is not None:
+            report.summary()
         return report.exit_code
-    found: formats.Findings = [(item.name, findings) for item, findings in gathered]
+    in_trees, patch_files = trees
+    found: formats.Findings = []
+    for item, findings in gathered:
+        key = _real(item)
+        own = [] if key in patch_files else findings
+        found.append((item.name, sorted(own + in_trees.pop(key or "", []), key=lambda f: (f.line, f.column))))
+    found += [(os.path.relpath(key), findings) for key, findings in sorted(in_trees.items())]
     if output_format == "text":
         text = formats.text(found, colour=stdout.isatty() if hasattr(stdout, "isatty") else False)
     else:
@@ -402,6 +411,22 @@ def run_check(
         stdout.write(printable(text + "\n"))
         stdout.flush()
     return report.findings([finding for _, items in found for finding in items], len(inputs))
+
+
+def _kustomize_findings(paths: list[str], report: Report) -> tuple[dict[str, list[Change]], set[str]] | None:
+    """NC021's findings on the kustomize trees under `paths`, by the real path of their file, and
+    the real paths of the trees' patch files; None when a kustomization is bad (reported)."""
+    from nativecar.rules import kustomize_overlays
+
+    found = kustomize.find([path for path in paths if path != files.STDIN])
+    if not found:
+        return {}, set()
+    try:
+        by_path, patch_files = kustomize_overlays.findings(found, lambda path: kustomize.read_file(Path(path)))
+    except InputError as error:
+        report.error(error)
+        return None
+    return {os.path.realpath(path): items for path, items in by_path.items()}, patch_files
 
 
 def run_explain(

@@ -7,6 +7,7 @@ argument to it with a JSON 6902 patch that addresses it by index (and changes `w
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -103,6 +104,53 @@ def test_without_the_overlays_in_the_run_the_patches_are_not_touched(tree: Path)
     patch = (tree / "overlays" / "prod" / "proxy-resources.yaml").read_bytes()
     assert nativecar("migrate", "-i", "base", cwd=tree).returncode == 0
     assert (tree / "overlays" / "prod" / "proxy-resources.yaml").read_bytes() == patch
+
+
+def test_a_base_converted_without_its_overlays_is_reported_by_check_at_each_patch(tree: Path) -> None:
+    assert nativecar("check", "base", "overlays", cwd=tree).returncode == 0  # legacy: warnings only
+    assert nativecar("migrate", "-i", "base", cwd=tree).returncode == 0
+    done = nativecar("check", "--format", "json", "base", "overlays", cwd=tree)
+    assert done.returncode == 1, done.stderr
+    found = {(item["file"], item["line"], item["rule"]) for item in json.loads(done.stdout)["findings"]}
+    smp_line = _line_of(tree / "overlays" / "prod" / "proxy-resources.yaml", "- name: cloud-sql-proxy")
+    json_line = _line_of(tree / "overlays" / "staging" / "proxy-args.yaml", "containers/1/args")
+    assert found == {
+        ("overlays/prod/proxy-resources.yaml", smp_line, "NC021"),
+        ("overlays/staging/proxy-args.yaml", json_line, "NC021"),
+    }
+    if KUBECTL is not None:  # what check says is what kustomize meets
+        broken = subprocess.run([KUBECTL, "kustomize", str(tree / "overlays" / "staging")], capture_output=True)
+        assert broken.returncode != 0
+        assert (
+            "image"
+            not in by_name(pod_spec(kubectl_kustomize(tree / "overlays" / "prod"))["containers"])["cloud-sql-proxy"]
+        )
+
+
+def test_migrate_with_the_tree_moves_a_stale_entry_and_refuses_a_stale_index_at_its_operation(tree: Path) -> None:
+    assert nativecar("migrate", "-i", "base", cwd=tree).returncode == 0
+    before = {path: path.read_bytes() for path in tree.rglob("*.yaml")}
+    done = nativecar("migrate", "-i", "base", "overlays", cwd=tree)
+    assert done.returncode == 2
+    json_line = _line_of(tree / "overlays" / "staging" / "proxy-args.yaml", "containers/1/args")
+    assert f"overlays/staging/proxy-args.yaml:{json_line}:3: " in done.stderr
+    assert "cloud-sql-proxy are in initContainers" in done.stderr
+    assert {path: path.read_bytes() for path in tree.rglob("*.yaml")} == before
+
+    shutil.rmtree(tree / "overlays" / "staging")  # the index patch fixed by hand: here, gone
+    done = nativecar("migrate", "-i", "base", "overlays", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    smp = yaml.safe_load((tree / "overlays" / "prod" / "proxy-resources.yaml").read_text())
+    assert [entry["name"] for entry in smp["spec"]["template"]["spec"]["initContainers"]] == ["cloud-sql-proxy"]
+    assert nativecar("check", "base", "overlays", cwd=tree).returncode == 0
+    if KUBECTL is not None:
+        spec = pod_spec(kubectl_kustomize(tree / "overlays" / "prod"))
+        assert [container["name"] for container in spec["containers"]] == ["web"]
+        assert by_name(spec["initContainers"])["cloud-sql-proxy"]["resources"]["requests"]["cpu"] == "250m"
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(number for number, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
 
 
 def test_to_stdout_the_patches_come_out_edited(tree: Path) -> None:

@@ -1,6 +1,8 @@
 """`nativecar check`: every rule fires where it must, stays quiet where it must, and points at
 the very line and column of the offending node. Fixtures: tests/fixtures/rules/NCxxx-{fire,quiet}.yaml,
-with `# expect: NCxxx @token` on each line a finding must point at (`token` is the text found there).
+with `# expect: NCxxx @token` on each line a finding must point at (`token` is the text found there);
+a rule about kustomize trees (NC021) has a directory, NCxxx-{fire,quiet}/, checked whole by the
+installed `nativecar check`, with the same comments in any of its files.
 """
 
 from __future__ import annotations
@@ -39,31 +41,69 @@ def findings(path: Path) -> list[Change]:
     return checker.check(decode(text.encode(), str(path)), context)
 
 
+def tree_findings(directory: Path) -> list[tuple[Path, Change]]:
+    """`nativecar check --format json` on a whole fixture directory, each finding with its file."""
+    result = subprocess.run(
+        [str(EXECUTABLE), "check", "--format", "json", "."], capture_output=True, cwd=directory, timeout=60
+    )
+    assert result.returncode in (0, 1), result.stderr
+    records = json.loads(result.stdout)["findings"]
+    return [
+        (
+            directory / record["file"],
+            Change(
+                record["workload"],
+                record["message"],
+                "finding",
+                record["line"],
+                record["column"],
+                rule=record["rule"],
+                severity=record["severity"],
+            ),
+        )
+        for record in records
+    ]
+
+
 def test_every_rule_has_a_must_fire_and_a_must_not_fire_fixture() -> None:
     ids = sorted(rule.id for rule in rules())
-    assert sorted({path.stem.split("-")[0] for path in RULES.glob("*.yaml")}) == ids
+    assert sorted({path.name.split("-")[0] for path in RULES.glob("NC*-*")}) == ids
     for rule in ids:
-        assert (RULES / f"{rule}-fire.yaml").is_file() and (RULES / f"{rule}-quiet.yaml").is_file()
+        for case in ("fire", "quiet"):
+            assert (RULES / f"{rule}-{case}.yaml").is_file() or (RULES / f"{rule}-{case}").is_dir()
 
 
-@pytest.mark.parametrize("path", sorted(RULES.glob("*-fire.yaml")), ids=lambda p: p.stem)
+FIRE = sorted(RULES.glob("*-fire.yaml")) + sorted(RULES.glob("*-fire/"))
+
+
+@pytest.mark.parametrize("path", FIRE, ids=lambda p: p.stem)
 def test_a_rule_fires_at_the_offending_node(path: Path) -> None:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    expected = {
-        (number, match[1], match[2]) for number, line in enumerate(lines, start=1) for match in EXPECT.finditer(line)
+    texts = {
+        file.resolve(): file.read_text(encoding="utf-8").splitlines()
+        for file in ([path] if path.is_file() else sorted(path.rglob("*.yaml")))
     }
-    found = findings(path)
-    assert {(f.line, f.rule) for f in found} == {(line, rule) for line, rule, _ in expected}
-    tokens = {(line, rule): token for line, rule, token in expected}
-    for finding in found:
-        at = lines[finding.line - 1][finding.column - 1 :]
-        assert at.startswith(tokens[(finding.line, finding.rule)]), (finding, at)
+    expected = {
+        (file, number, match[1], match[2])
+        for file, lines in texts.items()
+        for number, line in enumerate(lines, start=1)
+        for match in EXPECT.finditer(line)
+    }
+    found = [(path, finding) for finding in findings(path)] if path.is_file() else tree_findings(path)
+    assert {(file.resolve(), f.line, f.rule) for file, f in found} == {
+        (file.resolve(), line, rule) for file, line, rule, _ in expected
+    }
+    tokens = {(file, line, rule): token for file, line, rule, token in expected}
+    for file, finding in found:
+        at = texts[file.resolve()][finding.line - 1][finding.column - 1 :]
+        assert at.startswith(tokens[(file.resolve(), finding.line, finding.rule)]), (finding, at)
         assert finding.severity == next(rule.severity for rule in rules() if rule.id == finding.rule)
 
 
-@pytest.mark.parametrize("path", sorted(RULES.glob("*-quiet.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted(RULES.glob("*-quiet.yaml")) + sorted(RULES.glob("*-quiet/")), ids=lambda p: p.stem
+)
 def test_a_rule_stays_quiet_on_the_fixed_manifest(path: Path) -> None:
-    assert findings(path) == []
+    assert (findings(path) if path.is_file() else tree_findings(path)) == []
 
 
 def test_the_ignore_annotation_silences_a_rule() -> None:
