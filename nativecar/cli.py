@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -42,26 +42,68 @@ app = typer.Typer(
 PathsArgument = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Files or directories (walked for *.yaml, *.yml). None or '-' reads stdin.", show_default=False
+        help="Files or directories (walked for *.yaml, *.yml). '-' reads stdin, as does no PATH when stdin "
+        "is not a terminal.",
+        show_default=False,
     ),
+]
+Filename = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filename",
+        "-f",
+        metavar="FILE",
+        help="A file or directory to read, as kubectl's -f (repeatable); the same as a PATH.",
+        show_default=False,
+    ),
+]
+OutputFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write what would go to stdout to FILE instead, in one piece, only when there is something to write.",
+        show_default=False,
+    ),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        metavar="GLOB",
+        help="Leave out paths that match this .gitignore-style pattern, relative to the working directory "
+        "(repeatable; adds to the config file's `exclude`). Holds for named files too, as pre-commit names them.",
+        show_default=False,
+    ),
+]
+NoGitignore = Annotated[
+    bool,
+    typer.Option("--no-gitignore", help="Walk directories without leaving out what .gitignore files ignore."),
 ]
 InPlace = Annotated[bool, typer.Option("--in-place", "-i", help="Rewrite the files instead of printing to stdout.")]
 Check = Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if anything would change.")]
 Diff = Annotated[bool, typer.Option("--diff", help="Print a unified diff instead of the manifests.")]
 KubeVersion = Annotated[
     str | None,
-    typer.Option("--kube-version", help="Oldest Kubernetes version the manifests must run on.  [default: 1.29]"),
+    typer.Option(
+        "--kube-version", metavar="X.Y", help="Oldest Kubernetes version the manifests must run on.  [default: 1.29]"
+    ),
 ]
 Sidecar = Annotated[
     list[str] | None,
     typer.Option(
-        "--sidecar", help="Also treat containers with this name as sidecars (repeatable).", show_default=False
+        "--sidecar",
+        metavar="NAME",
+        help="Also treat containers with this name as sidecars (repeatable).",
+        show_default=False,
     ),
 ]
 FeatureGates = Annotated[
     list[str] | None,
     typer.Option(
         "--feature-gates",
+        metavar="GATE=BOOL",
         help="Feature gates the cluster has on: SidecarContainers=true allows native sidecars on Kubernetes "
         "1.28; ContainerRestartRules=true says 1.34 accepts restartPolicy on regular containers.",
         show_default=False,
@@ -71,6 +113,7 @@ VendorVersion = Annotated[
     list[str] | None,
     typer.Option(
         "--vendor-version",
+        metavar="VENDOR=RELEASE",
         help="The release of a vendor's injector in the cluster, VENDOR=RELEASE (linkerd=stable-2.18.1, "
         "istio=1.24; repeatable): it decides how the switch that asks for a native sidecar is spelled.",
         show_default=False,
@@ -81,6 +124,7 @@ ConfigFile = Annotated[
     Path | None,
     typer.Option(
         "--config",
+        metavar="FILE",
         help="Settings file (.nativecar.yaml format). Default: the nearest .nativecar.yaml or "
         "pyproject.toml [tool.nativecar], from the working directory upwards.",
         show_default=False,
@@ -92,6 +136,7 @@ Mode = Annotated[
     str | None,
     typer.Option(
         "--mode",
+        metavar="webhook|manual",
         help="webhook: ask the cluster's injector for a native sidecar (default for istio and linkerd); "
         "manual: render the sidecar into the manifest.",
         show_default=False,
@@ -101,6 +146,7 @@ Values = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
+        metavar="KEY=VALUE",
         help="A profile value, KEY=VALUE (repeatable); `nativecar profiles NAME` lists them.",
         show_default=False,
     ),
@@ -151,8 +197,11 @@ def build_settings(
     quiet: bool,
     config: Path | None,
     vendor_versions: list[str] | None = None,
+    exclude: list[str] | None = None,
+    no_gitignore: bool = False,
 ) -> Settings:
-    """Defaults, then the config file, then the flags that were given."""
+    """Defaults, then the config file, then the flags that were given (`--exclude` patterns add
+    to the config file's, relative to the working directory)."""
     settings = Settings()
     config_path = config if config is not None else find_config(Path.cwd())
     if config is not None and not config.is_file():
@@ -168,6 +217,10 @@ def build_settings(
         changes["feature_gates"] = parse_feature_gates(feature_gates)
     if quiet:
         changes["quiet"] = True
+    if exclude:
+        changes["exclude"] = (*settings.exclude, *((pattern, str(Path.cwd())) for pattern in exclude))
+    if no_gitignore:
+        changes["gitignore"] = False
     if vendor_versions:
         given = dict(parse_vendor_versions(vendor_versions))
         changes["vendor_versions"] = tuple(sorted({**dict(settings.vendor_versions), **given}.items()))
@@ -186,6 +239,10 @@ def build_settings(
 @app.command()
 def migrate(
     paths: PathsArgument = None,
+    filename: Filename = None,
+    output_file: OutputFile = None,
+    exclude: Exclude = None,
+    no_gitignore: NoGitignore = False,
     in_place: InPlace = False,
     check: Check = False,
     diff: Diff = False,
@@ -205,7 +262,18 @@ def migrate(
     kustomize patches and Service targetPorts of the same run. Documents with nothing to convert
     come out byte for byte; changed ones change only on the lines that carry the change.
     """
-    _execute(paths, in_place, check, diff, kube_version, sidecar, feature_gates, quiet, config, vendor_version)
+    _execute(
+        Where(paths, filename, output_file, exclude, no_gitignore),
+        in_place,
+        check,
+        diff,
+        kube_version,
+        sidecar,
+        feature_gates,
+        quiet,
+        config,
+        vendor_version,
+    )
 
 
 @app.command()
@@ -216,6 +284,7 @@ def inject(
         typer.Option(
             "--profile",
             "-p",
+            metavar="NAME|FILE",
             help=(
                 "A built-in profile that can be injected (istio, linkerd, cloud-sql-proxy; see "
                 "`nativecar profiles`) or a profile file."
@@ -226,6 +295,10 @@ def inject(
     mode: Mode = None,
     values: Values = None,
     force: Force = False,
+    filename: Filename = None,
+    output_file: OutputFile = None,
+    exclude: Exclude = None,
+    no_gitignore: NoGitignore = False,
     in_place: InPlace = False,
     check: Check = False,
     diff: Diff = False,
@@ -242,7 +315,7 @@ def inject(
     nativecar inject -p cloud-sql-proxy --set instance=PROJECT:REGION:DB job.yaml
     """
     _execute(
-        paths,
+        Where(paths, filename, output_file, exclude, no_gitignore),
         in_place,
         check,
         diff,
@@ -257,7 +330,7 @@ def inject(
 
 
 def _execute(
-    paths: list[str] | None,
+    where: Where,
     in_place: bool,
     check: bool,
     diff: bool,
@@ -276,23 +349,90 @@ def _execute(
     report = Report(quiet=quiet, check=check)
     request = None
     with _usage_errors(report):
-        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config, vendor_version)
+        settings = build_settings(
+            kube_version, sidecar, feature_gates, quiet, config, vendor_version, where.exclude, where.no_gitignore
+        )
         if in_place and (check or diff):
             raise UsageError("--in-place writes files; --check and --diff never do: choose one")
+        if where.output is not None and (in_place or check):
+            mode = "--in-place" if in_place else "--check"
+            raise UsageError(f"-o/--output writes the output stream; {mode} has none")
+        paths = where.paths(in_place)
         if injection is not None:
             request = injection_request(*injection)
     report.quiet = settings.quiet
-    code = run(paths or [], settings, Output(in_place=in_place, check=check, diff=diff), report, injection=request)
+    _warn_sidecar_files(sidecar, report)
+    output = Output(in_place=in_place, check=check, diff=diff)
+    with _stdout(where.output, report) as stdout:
+        code = run(paths, settings, output, report, stdout=stdout, injection=request)
     raise typer.Exit(code)
+
+
+class Where:
+    """What to read and where to write: the PATH arguments and `-f` files, `-o`, `--exclude`,
+    `--no-gitignore`."""
+
+    def __init__(
+        self,
+        paths: list[str] | None,
+        filename: list[str] | None,
+        output: Path | None,
+        exclude: list[str] | None,
+        no_gitignore: bool,
+    ) -> None:
+        self.given = [*(paths or []), *(filename or [])]
+        self.output = output
+        self.exclude = exclude
+        self.no_gitignore = no_gitignore
+
+    def paths(self, in_place: bool = False) -> list[str]:
+        """The paths to read; UsageError when there are none and standard input is a terminal
+        (a run would wait, silently, for a manifest to be typed)."""
+        if not self.given and not in_place and sys.stdin is not None and sys.stdin.isatty():
+            raise UsageError("no PATH given and standard input is a terminal: pass files or directories, or - to type")
+        return self.given
+
+
+@contextmanager
+def _stdout(path: Path | None, report: Report) -> Iterator[BinaryIO | None]:
+    """Standard output, or `-o FILE`: written in one piece when the run is over (the file is
+    only replaced when the run wrote something); a file that cannot be written is an error."""
+    if path is None:
+        yield None
+        return
+    from nativecar.files import OutputFile
+
+    try:
+        with OutputFile(path) as stream:
+            yield stream  # type: ignore[misc]
+    except InputError as error:
+        report.error(error)
+        raise typer.Exit(2) from None
+
+
+def _warn_sidecar_files(sidecar: list[str] | None, report: Report) -> None:
+    """A `--sidecar` value that names an existing file was most likely meant as an input."""
+    for name in sidecar or []:
+        if ("/" in name or name.endswith((".yaml", ".yml"))) and Path(name).exists():
+            report.warning(
+                f"--sidecar {name}: takes a container name, and a file of that name exists; "
+                f"to read the file, put it after the options or pass it with -f {name}"
+            )
 
 
 @app.command()
 def check(
     paths: PathsArgument = None,
+    filename: Filename = None,
+    output_file: OutputFile = None,
+    exclude: Exclude = None,
+    no_gitignore: NoGitignore = False,
     output_format: Annotated[
         str,
         typer.Option(
-            "--format", "-f", help="text (grouped by file), json, sarif (2.1.0) or github (workflow annotations)."
+            "--format",
+            metavar="text|json|sarif|github",
+            help="text (grouped by file), json, sarif (2.1.0) or github (workflow annotations).",
         ),
     ] = "text",
     kube_version: KubeVersion = None,
@@ -311,22 +451,39 @@ def check(
     from nativecar.runner import run_check
 
     report = Report(quiet=quiet)
+    where = Where(paths, filename, output_file, exclude, no_gitignore)
     with _usage_errors(report):
-        settings = build_settings(kube_version, sidecar, feature_gates, quiet, config, vendor_version)
-        if output_format not in ("text", "json", "sarif", "github"):
-            raise UsageError(f"--format must be text, json, sarif or github, not {output_format!r}")
+        settings = build_settings(
+            kube_version, sidecar, feature_gates, quiet, config, vendor_version, exclude, no_gitignore
+        )
+        output_format = _choice("--format", output_format, ("text", "json", "sarif", "github"))
+        paths = where.paths()
     report.quiet = settings.quiet
-    raise typer.Exit(run_check(paths or [], settings, output_format, report))
+    _warn_sidecar_files(sidecar, report)
+    with _stdout(output_file, report) as stdout:
+        code = run_check(paths, settings, output_format, report, stdout=stdout)
+    raise typer.Exit(code)
+
+
+def _choice(flag: str, value: str, choices: tuple[str, ...]) -> str:
+    """`value` as one of `choices`, whatever its case (UsageError otherwise)."""
+    if value.lower() in choices:
+        return value.lower()
+    raise UsageError(f"{flag} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
 
 
 @app.command()
 def explain(
     paths: PathsArgument = None,
+    filename: Filename = None,
+    output_file: OutputFile = None,
+    exclude: Exclude = None,
+    no_gitignore: NoGitignore = False,
     output_format: Annotated[
         str,
         typer.Option(
             "--format",
-            "-f",
+            metavar="text|json|svg",
             help="text (words and a chart per workload), json, or svg (a picture of the same).",
         ),
     ] = "text",
@@ -335,6 +492,7 @@ def explain(
         typer.Option(
             "--profile",
             "-p",
+            metavar="NAME|FILE",
             help="Explain what `inject -p PROFILE` would do instead of what `migrate` would do.",
             show_default=False,
         ),
@@ -360,14 +518,18 @@ def explain(
     report = Report(quiet=True)
     request = None
     with _usage_errors(report):
-        settings = build_settings(kube_version, sidecar, feature_gates, False, config, vendor_version)
-        if output_format not in ("text", "json", "svg"):
-            raise UsageError(f"--format must be text, json or svg, not {output_format!r}")
+        settings = build_settings(
+            kube_version, sidecar, feature_gates, False, config, vendor_version, exclude, no_gitignore
+        )
+        output_format = _choice("--format", output_format, ("text", "json", "svg"))
         if profile is not None:
             request = injection_request(profile, mode, values, force)
         elif mode is not None or values or force:
             raise UsageError("--mode, --set and --force go with -p/--profile")
-    raise typer.Exit(run_explain(paths or [], settings, output_format, report, injection=request))
+        paths = Where(paths, filename, output_file, exclude, no_gitignore).paths()
+    with _stdout(output_file, report) as stdout:
+        code = run_explain(paths, settings, output_format, report, stdout=stdout, injection=request)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -429,6 +591,7 @@ def profiles(
         for profile_name in BUILTIN:
             print(f"{profile_name:<{width}} {builtin(profile_name).summary}")
         return
+    name = name.lower() if name.lower() in BUILTIN else name
     if name not in BUILTIN:
         print(f"error: no built-in profile {name!r}; choose from {', '.join(BUILTIN)}", file=sys.stderr)
         raise typer.Exit(2)

@@ -3,7 +3,16 @@
 Directories are walked for `*.yaml` and `*.yml` in sorted order, skipping hidden directories
 (`.git`) and, with a note, names that are not regular files (a FIFO would block the run); a
 directory that cannot be read is an error, not a silent gap. `-` (or no path at all) is
-standard input.
+standard input. What a walk leaves out (`Walk`):
+- the paths `.gitignore` ignores, as git would (every `.gitignore` from the repository's root
+  down, and `.git/info/exclude`), unless `gitignore` is off; a file named on the command line is
+  read even when ignored (pre-commit never passes one);
+- the `--exclude` patterns (gitignore syntax, each relative to where it was given: the working
+  directory, or the config file's directory), for walked and named files alike, so that an
+  exclude holds under pre-commit, which names every file;
+- a Helm chart's `templates/` (Go templates, not manifests: `{{ }}` is not YAML), walked or
+  named, with one note per chart.
+Patterns are matched by `pathspec`, the gitignore matcher black and others use.
 
 An in-place rewrite (`-i`) reads one file as an `Original` and replaces it with `write_atomic`:
 - only a regular file is rewritten, and through symbolic links: the real file changes, the
@@ -30,11 +39,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from nativecar.documents import InputError
 
 STDIN = "-"
+STDIN_NAME = "<stdin>"  # what messages call standard input
 SUFFIXES = (".yaml", ".yml")
 TEMPORARY_SUFFIX = ".nativecar"
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
@@ -52,6 +62,14 @@ class Input(NamedTuple):
 
     name: str
     path: Path | None  # None for standard input
+
+
+class Walk(NamedTuple):
+    """What a walk leaves out: `exclude`, (pattern, the directory it is relative to) pairs in
+    gitignore syntax; `gitignore`: whether `.gitignore` files count."""
+
+    exclude: tuple[tuple[str, str], ...] = ()
+    gitignore: bool = True
 
 
 class Expansion(NamedTuple):
@@ -102,17 +120,19 @@ class Interrupted(BaseException):
         raise SystemExit(128 + self.signum)  # only if the signal did not end the process
 
 
-def expand(paths: list[str]) -> Expansion:
-    """The inputs named by `paths` (files, directories, `-`), in order, each file once.
+def expand(paths: list[str], walk: Walk | None = None) -> Expansion:
+    """The inputs named by `paths` (files, directories, `-`), in order, each file once, less what
+    `walk` leaves out (each leaving-out said once in `Expansion.skipped`).
 
     A symbolic link and the file it points to are one input, under the name met first.
     """
     if not paths:
-        return Expansion([Input("<stdin>", None)], [], [])
+        return Expansion([Input(STDIN_NAME, None)], [], [])
     found = Expansion([], [], [])
     seen: set[str] = set()
+    skipping = _Skipping(walk or Walk(), found)
     for raw in paths:
-        for item in _expand_one(raw, found):
+        for item in _expand_one(raw, found, skipping):
             key = item.name if item.path is None else os.path.realpath(item.path)
             if key not in seen:
                 seen.add(key)
@@ -120,10 +140,129 @@ def expand(paths: list[str]) -> Expansion:
     return found
 
 
-def _expand_one(raw: str, found: Expansion) -> Iterator[Input]:
+def left_out(paths: list[Path], walk: Walk) -> list[Path]:
+    """Those of `paths` (found by another walk: kustomization files) that `walk` leaves out."""
+    skipping = _Skipping(walk, Expansion([], [], []))
+    return [
+        path for path in paths if skipping.excluded(path) or skipping.ignored(path) or skipping.helm_templates(path)
+    ]
+
+
+class _Skipping:
+    """The rules of one expansion for what to leave out, with what they have already said."""
+
+    def __init__(self, walk: Walk, found: Expansion) -> None:
+        self.found = found
+        self.gitignore = walk.gitignore
+        by_root: dict[str, list[str]] = {}
+        for pattern, root in walk.exclude:
+            by_root.setdefault(str(_absolute(root)), []).append(pattern)
+        self.excludes: list[tuple[str, Any]] = []
+        if by_root:
+            import pathspec  # only when there is something to match: it costs start-up time
+
+            self.excludes = [(root, pathspec.GitIgnoreSpec.from_lines(lines)) for root, lines in by_root.items()]
+        self.ignores: dict[str, Any] = {}  # directory -> its .gitignore's spec (None: it has none)
+        self.repositories: dict[str, str | None] = {}
+        self.charts: set[str] = set()
+
+    def excluded(self, path: Path, directory: bool = False) -> bool:
+        """Whether an `--exclude` pattern matches `path`."""
+        absolute = str(_absolute(path))
+        for root, spec in self.excludes:
+            relative = os.path.relpath(absolute, root)
+            if relative.startswith(os.pardir):
+                continue
+            if spec.match_file(relative + ("/" if directory else "")):
+                return True
+        return False
+
+    def ignored(self, path: Path, directory: bool = False) -> bool:
+        """Whether git ignores `path` (a walked name): the last matching pattern of the
+        `.gitignore` files from its repository's root down to its directory decides."""
+        if not self.gitignore:
+            return False
+        absolute = _absolute(path)
+        repository = self._repository(absolute.parent)
+        if repository is None:
+            return False
+        verdict = None
+        chain = [Path(repository)]
+        for part in absolute.parent.relative_to(repository).parts:
+            chain.append(chain[-1] / part)
+        for holder in chain:
+            spec = self._ignore_spec(holder, Path(repository))
+            if spec is None:
+                continue
+            relative = absolute.relative_to(holder).as_posix() + ("/" if directory else "")
+            result = spec.check_file(relative).include
+            if result is not None:
+                verdict = result
+        return bool(verdict)
+
+    def _repository(self, directory: Path) -> str | None:
+        """The root of the git work tree holding `directory` (where `.git` is), if any."""
+        key = str(directory)
+        if key not in self.repositories:
+            found = None
+            for candidate in (directory, *directory.parents):
+                if (candidate / ".git").exists():
+                    found = str(candidate)
+                    break
+            self.repositories[key] = found
+        return self.repositories[key]
+
+    def _ignore_spec(self, directory: Path, repository: Path) -> Any:
+        key = str(directory)
+        if key not in self.ignores:
+            import pathspec
+
+            lines: list[str] = []
+            sources = [directory / ".gitignore"]
+            if directory == repository:
+                sources.append(directory / ".git" / "info" / "exclude")
+            for source in sources:
+                try:
+                    lines += source.read_text(encoding="utf-8", errors="replace").splitlines()
+                except OSError:
+                    continue
+            self.ignores[key] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+        return self.ignores[key]
+
+    def helm_templates(self, path: Path, directory: bool = False) -> bool:
+        """Whether `path` is (in) a Helm chart's `templates/` (a `Chart.yaml` beside that
+        directory); says so once per chart."""
+        absolute = _absolute(path)
+        for holder in (absolute, *absolute.parents) if directory else absolute.parents:
+            if holder.name == "templates" and (holder.parent / "Chart.yaml").is_file():
+                self.skip_chart(holder.parent)
+                return True
+        return False
+
+    def skip_chart(self, chart: Path) -> None:
+        """Say once that the templates of the chart in `chart` were left out."""
+        key = str(chart)
+        if key in self.charts:
+            return
+        self.charts.add(key)
+        relative = os.path.relpath(chart)
+        name = str(chart) if relative.startswith(os.pardir) else relative
+        self.found.skipped.append(
+            f"{name}: skipped the Helm chart's templates/ (Go templates, not manifests): render them with "
+            "`helm template`, or run nativecar as Helm's post-renderer"
+        )
+
+
+def _absolute(path: Path | str) -> Path:
+    """`path` made absolute, `..` taken out by name (symbolic links are not followed: a walk
+    names what it meets)."""
+    return Path(os.path.normpath(Path(path).absolute()))
+
+
+def _expand_one(raw: str, found: Expansion, skipping: _Skipping) -> Iterator[Input]:
     """The inputs of one path; errors and skipped names go into `found`."""
     if raw == STDIN:
-        yield Input("<stdin>", None)
+        yield Input(STDIN_NAME, None)
         return
     path = Path(raw)
     try:
@@ -136,10 +275,13 @@ def _expand_one(raw: str, found: Expansion) -> Iterator[Input]:
         return
     if not stat.S_ISDIR(mode):
         # Named on the command line, a pipe is read: `nativecar migrate <(helm template ...)`.
-        yield Input(raw, path)
+        if not skipping.excluded(path) and not skipping.helm_templates(path):
+            yield Input(raw, path)
         return
     errors_before = len(found.errors)
     any_named = False
+    if skipping.helm_templates(path, directory=True):
+        return
 
     def unreadable(error: OSError) -> None:
         found.errors.append(
@@ -147,12 +289,24 @@ def _expand_one(raw: str, found: Expansion) -> Iterator[Input]:
         )
 
     for directory, subdirectories, names in os.walk(path, onerror=unreadable):
-        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        here = Path(directory)
+        if "Chart.yaml" in names and "templates" in subdirectories:
+            skipping.skip_chart(here)
+            subdirectories.remove("templates")
+        subdirectories[:] = sorted(
+            name
+            for name in subdirectories
+            if not name.startswith(".")
+            and not skipping.excluded(here / name, directory=True)
+            and not skipping.ignored(here / name, directory=True)
+        )
         for name in sorted(names):
             if not name.endswith(SUFFIXES):
                 continue
             any_named = True
-            found_path = Path(directory, name)
+            found_path = here / name
+            if skipping.excluded(found_path) or skipping.ignored(found_path):
+                continue
             kind = _kind_of(found_path)
             if kind is not None:
                 # Opening a FIFO blocks until someone writes to it; a walk only takes files.
@@ -308,6 +462,65 @@ def write_atomic(original: Original, data: bytes) -> None:
     except BaseException:
         _remove(descriptor, temporary)
         raise
+
+
+class OutputFile:
+    """`-o FILE`: a binary stream that becomes FILE in one rename when it is closed after
+    something was written, and leaves FILE as it was when nothing was (a run that wrote no
+    output) or when the block raised. Opened lazily, so a run that fails before writing creates
+    nothing. InputError when the file cannot be made."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: BinaryIO | None = None
+        self._temporary: Path | None = None
+
+    def __enter__(self) -> OutputFile:
+        return self
+
+    def write(self, data: bytes) -> int:
+        if self._handle is None:
+            import tempfile
+
+            directory = self.path.absolute().parent
+            prefix = f".{self.path.name}."
+            try:
+                descriptor, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=TEMPORARY_SUFFIX)
+            except OSError as error:
+                raise InputError(str(self.path), 1, 1, f"cannot write: {error.strerror or error}") from None
+            self._temporary = Path(name)
+            self._handle = os.fdopen(descriptor, "wb")
+        return self._handle.write(data)
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._handle is None or self._temporary is None:
+            return
+        self._handle.close()
+        if kind is not None:
+            self._temporary.unlink(missing_ok=True)
+            return
+        try:
+            if self.path.exists():
+                self._temporary.chmod(stat.S_IMODE(self.path.stat().st_mode))
+            else:
+                self._temporary.chmod(0o666 & ~_umask())
+            self._temporary.replace(self.path)
+        except OSError as error:
+            self._temporary.unlink(missing_ok=True)
+            raise InputError(str(self.path), 1, 1, f"cannot write: {error.strerror or error}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remove(descriptor: int | None, temporary: Path | None) -> None:

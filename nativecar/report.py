@@ -64,6 +64,12 @@ class Report:
         self.errors += 1
         self._print(f"{error}" if isinstance(error, InputError) else f"error: {error}", "bold red")
 
+    def warning(self, message: str) -> None:
+        """Something the user most likely did not mean (not with --quiet)."""
+        self.warnings += 1
+        if not self.quiet:
+            self._print(f"warning: {message}", "yellow")
+
     def note(self, message: str) -> None:
         """Something passed over that is no error (a FIFO in a walked directory); not with --quiet."""
         if not self.quiet:

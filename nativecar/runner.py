@@ -23,10 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple, TypeVar
 
+from yaml.nodes import ScalarNode
+
 from nativecar import engine, files, kustomize, workloads
 from nativecar.changes import Change
 from nativecar.diffs import StreamDiff
-from nativecar.documents import BOM, InputError, Source, decode, encode, segments
+from nativecar.documents import BOM, InputError, Source, decode, documents, encode, segments
 from nativecar.model import build
 from nativecar.profiles import builtins
 from nativecar.references import PodPorts, pod_ports
@@ -75,7 +77,7 @@ def run(
     if output.in_place and (not paths or files.STDIN in paths):
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
-    inputs = _expand(paths, report)
+    inputs = _expand(paths, settings, report)
     context = context_for(settings, injection)
     # Findings point into the file as the user will find it: rewritten with -i, as it is otherwise;
     # with --quiet nobody reads them, so they are not looked for.
@@ -83,7 +85,7 @@ def run(
     if report.quiet:
         positions = None
 
-    plan = _kustomize(paths, inputs, context, report)
+    plan = _kustomize(_kustomizations(paths, settings), inputs, context, report)
     context = replace(context, pod_ports=scan_ports(inputs, context))
 
     if output.in_place:
@@ -185,10 +187,28 @@ def _stream(
 ) -> engine.Records:
     """One input rewritten a document at a time, each piece handed to `sink` as it is done."""
     session = engine.Session(context, positions)
+    manifests = False
     for segment in segments(stream, name):
+        manifests = manifests or _holds_manifest(segment.document)
         sink.piece(segment.source, session.rewrite(segment))
+    if not manifests and name == files.STDIN_NAME:
+        raise _NO_MANIFESTS
     sink.close()
     return session.finish()
+
+
+# An empty standard input is most often a mistake upstream (`nativecar check $DIR` with DIR
+# unset, a `helm template` that failed): passing it as "no findings" would hide it.
+_NO_MANIFESTS = InputError(files.STDIN_NAME, 1, 1, "no manifests on standard input")
+
+
+def _holds_manifest(document: Any) -> bool:
+    """Whether a parsed document holds anything (`---` alone, or only comments, does not)."""
+    if document is None:
+        return False
+    root = document.root
+    empty = isinstance(root, ScalarNode) and not root.style and root.value in ("", "~", "null", "Null", "NULL")
+    return not empty
 
 
 class _Sink:
@@ -229,15 +249,29 @@ class _Sink:
             self.diff.close()
 
 
-def _expand(paths: list[str], report: Report) -> list[files.Input]:
-    """The inputs `paths` name; the paths that name nothing readable are reported as errors,
-    and the names a walk passed over as notes."""
-    found = files.expand(paths)
+def _expand(paths: list[str], settings: Settings, report: Report) -> list[files.Input]:
+    """The inputs `paths` name, less what the settings leave out (`--exclude`, `.gitignore`, Helm
+    templates); the paths that name nothing readable are reported as errors, and the names a
+    walk passed over as notes."""
+    found = files.expand(paths, _walk(settings))
     for error in found.errors:
         report.error(error)
     for note in found.skipped:
         report.note(note)
     return found.inputs
+
+
+def _walk(settings: Settings) -> files.Walk:
+    return files.Walk(settings.exclude, settings.gitignore)
+
+
+def _kustomizations(paths: list[str], settings: Settings) -> list[Path]:
+    """The kustomization files under `paths`, less those the settings leave out."""
+    found = kustomize.find([path for path in paths if path != files.STDIN])
+    if not found:
+        return []
+    left_out = set(files.left_out(found, _walk(settings)))
+    return [path for path in found if path not in left_out]
 
 
 def _gather(
@@ -249,6 +283,8 @@ def _gather(
     for item in inputs:
         try:
             source = decode(files.read(item), item.name)
+            if item.path is None and not any(_holds_manifest(document) for document in documents(source)):
+                raise _NO_MANIFESTS
             results.append((item, _unhurried(work, source)))
         except InputError as error:
             report.error(error)
@@ -337,8 +373,8 @@ def _patch_file(item: files.Input, plan: kustomize.Plan, sink: _Sink) -> engine.
     return engine.Records(changes=_notes(item, plan), changed=text != source.text)
 
 
-def _kustomize(paths: list[str], inputs: list[files.Input], context: Context, report: Report) -> kustomize.Plan | None:
-    """The plan for the kustomize trees under `paths` (None when there are none): every
+def _kustomize(found: list[Path], inputs: list[files.Input], context: Context, report: Report) -> kustomize.Plan | None:
+    """The plan for the kustomize trees of the kustomizations `found` (None when there are none): every
     kustomization resolved before and after the manifest rewrites of this run's inputs, its patches
     edited to follow the moved containers, and its built pods checked; its errors reported.
 
@@ -347,7 +383,6 @@ def _kustomize(paths: list[str], inputs: list[files.Input], context: Context, re
     from nativecar.lifecycle.pod import read
     from nativecar.lifecycle.verify import verify
 
-    found = kustomize.find([path for path in paths if path != files.STDIN])
     if not found:
         return None
     in_run = {key for item in inputs if (key := _real(item)) is not None}
@@ -388,10 +423,10 @@ def run_check(
     from nativecar import checker, formats
 
     stdout = stdout or sys.stdout.buffer
-    inputs = _expand(paths, report)
+    inputs = _expand(paths, settings, report)
     context = context_for(settings)
     gathered = _gather(inputs, lambda source: checker.check(source, context), report)
-    trees = _kustomize_findings(paths, report)
+    trees = _kustomize_findings(_kustomizations(paths, settings), report)
     if gathered is None or trees is None:
         if gathered is not None:
             report.summary()
@@ -413,12 +448,12 @@ def run_check(
     return report.findings([finding for _, items in found for finding in items], len(inputs))
 
 
-def _kustomize_findings(paths: list[str], report: Report) -> tuple[dict[str, list[Change]], set[str]] | None:
-    """NC021's findings on the kustomize trees under `paths`, by the real path of their file, and
-    the real paths of the trees' patch files; None when a kustomization is bad (reported)."""
+def _kustomize_findings(found: list[Path], report: Report) -> tuple[dict[str, list[Change]], set[str]] | None:
+    """NC021's findings on the kustomize trees of the kustomizations `found`, by the real path of
+    their file, and the real paths of the trees' patch files; None when a kustomization is bad
+    (reported)."""
     from nativecar.rules import kustomize_overlays
 
-    found = kustomize.find([path for path in paths if path != files.STDIN])
     if not found:
         return {}, set()
     try:
@@ -442,7 +477,7 @@ def run_explain(
     from nativecar import explain
 
     stdout = stdout or sys.stdout.buffer
-    inputs = _expand(paths, report)
+    inputs = _expand(paths, settings, report)
     context = context_for(settings, injection)
     gathered = _gather(inputs, lambda source: engine.explain(source, context), report)
     if gathered is None:

@@ -2,7 +2,8 @@
 
 The config file is the first of `--config FILE`, else `.nativecar.yaml` or a `pyproject.toml`
 with a `[tool.nativecar]` table, looked for from the working directory upwards. Its keys are
-the long flag names (`kube-version`, `sidecar`, `feature-gates`, `vendor-version`). A config file is user input,
+the long flag names (`kube-version`, `sidecar`, `feature-gates`, `vendor-version`, `exclude`;
+`gitignore: false` for `--no-gitignore`). A config file is user input,
 so it is validated with pydantic, and pydantic is imported only when there is one.
 """
 
@@ -32,6 +33,9 @@ class Settings:
     feature_gates: tuple[tuple[str, bool], ...] = ()
     quiet: bool = False
     vendor_versions: tuple[tuple[str, str], ...] = ()  # (profile name, release), from --vendor-version
+    # (gitignore-style pattern, the directory it is relative to), from --exclude and `exclude:`
+    exclude: tuple[tuple[str, str], ...] = ()
+    gitignore: bool = True  # directory walks leave out what .gitignore ignores
 
     @property
     def sidecar_gate(self) -> bool:
@@ -154,6 +158,8 @@ def validate_config(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         feature_gates: list[str] = Field(default_factory=list, alias="feature-gates")
         vendor_version: list[str] = Field(default_factory=list, alias="vendor-version")
         quiet: bool = False
+        exclude: list[str] = Field(default_factory=list)
+        gitignore: bool = True
 
     try:
         config = Config.model_validate(data)
@@ -184,6 +190,9 @@ def from_config(settings: Settings, path: Path) -> Settings:
             vendor_versions=parse_vendor_versions(values["vendor_version"])
             if values.get("vendor_version")
             else settings.vendor_versions,
+            # A config file's patterns are relative to its directory, as in .gitignore and ruff.
+            exclude=tuple((pattern, str(path.parent.absolute())) for pattern in values.get("exclude", [])),
+            gitignore=values.get("gitignore", settings.gitignore),
         )
     except UsageError as error:
         raise InputError(str(path), 1, 1, str(error)) from None

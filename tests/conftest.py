@@ -36,6 +36,11 @@ def corpus_files() -> list[Path]:
     return sorted(path for path in CORPUS.rglob("*") if path.suffix in (".yaml", ".yml") and path.is_file())
 
 
+def in_chart_templates(path: Path) -> bool:
+    """Whether `path` is in a Helm chart's templates/ (a walk passes over those)."""
+    return any(parent.name == "templates" and (parent.parent / "Chart.yaml").is_file() for parent in path.parents)
+
+
 @pytest.fixture
 def corpus() -> list[Path]:
     files = corpus_files()

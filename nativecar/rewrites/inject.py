@@ -199,10 +199,13 @@ def _name_clash(pod: Pod, containers: list[dict[str, Any]], volumes: list[dict[s
 
 
 def load_profile(reference: str) -> Profile:
-    """A built-in profile by name, or a user's profile file by path (InputError if bad)."""
+    """A built-in profile by name (in any case: `-p Istio`), or a user's profile file by path
+    (InputError if bad; a file wins over a built-in name only when the name is not one exactly)."""
     if reference in BUILTIN:
         return builtin(reference, inject=True)
     path = Path(reference)
+    if reference.lower() in BUILTIN and not path.is_file():
+        return builtin(reference.lower(), inject=True)
     if not path.is_file():
         raise UsageError(f"no built-in profile or profile file {reference!r}; built-in: {', '.join(BUILTIN)}")
     from nativecar.profiles.validate import load_file
@@ -217,7 +220,7 @@ def request(profile: Profile, mode: str | None, settings: list[str], force: bool
             f"profile {profile.name} is for migrate only: nativecar cannot inject it "
             "(`nativecar profiles NAME` says how the vendor's injector renders it natively)"
         )
-    chosen = mode or profile.modes[0]
+    chosen = mode.lower() if mode else profile.modes[0]
     if chosen not in profile.modes:
         raise UsageError(f"profile {profile.name} supports --mode {' or '.join(profile.modes)}, not {chosen}")
     values: dict[str, Any] = {
