@@ -63,6 +63,17 @@ def test_write_atomic_leaves_a_file_that_changed_since_it_was_read(tmp_path: Pat
     assert leftovers(tmp_path) == []
 
 
+def test_a_file_another_run_rewrote_to_the_same_text_is_no_error(tmp_path: Path) -> None:
+    """Two pre-commit processes converting one file: the second finds its own result there."""
+    target = tmp_path / "job.yaml"
+    target.write_bytes(ORIGINAL)
+    original = original_of(target)
+    target.write_bytes(REWRITTEN)  # the other process's rename
+    files.write_atomic(original, REWRITTEN)
+    assert target.read_bytes() == REWRITTEN
+    assert leftovers(tmp_path) == []
+
+
 class StoppedError(Exception):
     """What SIGTERM raises in this test process when `signals_raise` is not in charge."""
 

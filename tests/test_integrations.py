@@ -48,6 +48,7 @@ def test_pre_commit_hook_manifest_matches_the_readme() -> None:
     local = config["repos"][0]["hooks"]
     assert [hook["id"] for hook in local] == [hook["id"] for hook in hooks]
     assert [hook["entry"] for hook in local] == [hook["entry"] for hook in hooks]
+    assert [hook.get("require_serial") for hook in local] == [hook.get("require_serial") for hook in hooks]
 
 
 @pytest.mark.skipif(

@@ -21,6 +21,7 @@ from tests.conftest import FIXTURES
 from tests.test_integrations import environment, readme_block
 
 BIN = Path(sys.executable).parent
+KUSTOMIZE = Path(__file__).parent.parent / "examples" / "kustomize"
 EXECUTABLE = BIN / "nativecar"
 JOB = (FIXTURES / "legacy" / "first-container.yaml").read_text(encoding="utf-8")
 PLAIN = """\
@@ -87,6 +88,7 @@ def repository(root: Path) -> Path:
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
     (chart / "values.yaml").write_text("enabled: true\nimage: nginx:1.27\n")
     (chart / "templates" / "deployment.yaml").write_text(TEMPLATE)
+    shutil.copytree(KUSTOMIZE, root / "kustomize")
     return root
 
 
@@ -125,6 +127,9 @@ def test_pre_commit_converts_the_same_files_with_one_process_or_two(tmp_path: Pa
             if ".git" not in path.parts
         }
         assert all(converted(path) for path in (work / "jobs").glob("*.yaml"))
+        # The kustomize tree came out whole: the overlay's patch follows the converted proxy.
+        patch = yaml.safe_load((work / "kustomize" / "overlays" / "prod" / "proxy-resources.yaml").read_text())
+        assert [entry["name"] for entry in patch["spec"]["template"]["spec"]["initContainers"]] == ["cloud-sql-proxy"]
     assert results[1] == results[2]
 
 
@@ -134,6 +139,7 @@ def test_pre_commit_converts_the_same_files_with_one_process_or_two(tmp_path: Pa
 def test_exclude_leaves_out_walked_and_named_files_alike(tmp_path: Path) -> None:
     work = repository(tmp_path / "repo")
     (work / "broken.yaml").unlink()
+    shutil.rmtree(work / "kustomize")
     done = nativecar("migrate", "--check", "--exclude", "jobs/job-1*.yaml", "--exclude", "apps/", ".", cwd=work)
     assert done.returncode == 1
     mentioned = {line.split(":")[0] for line in done.stderr.decode().splitlines() if line.startswith("jobs/")}
