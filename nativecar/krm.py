@@ -27,10 +27,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from yaml.nodes import ScalarNode
+
 from nativecar import checker, engine
 from nativecar.changes import Change
 from nativecar.documents import InputError, Source, decode, encode, parse
-from nativecar.model import build, plain
+from nativecar.model import build
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings, UsageError, parse_feature_gates, parse_kube_version
 
@@ -46,13 +48,9 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
     try:
         source = decode(stdin.read(), "<stdin>")
         documents = parse(source)
-        root = documents[0].root if len(documents) == 1 else None
-        is_list = root is not None and _is_resource_list(build(root))
-        if is_list:
-            data = plain(build(root))
-            config = data.get("functionConfig") or {}
-        else:
-            config = _plugin_config(argv)
+        root = build(documents[0].root) if len(documents) == 1 else None
+        is_list = _is_resource_list(root)
+        config = (root.get("functionConfig") or {}) if is_list else _plugin_config(argv)
         settings, injection = options(config)
         context = _context(settings, injection)
         outcome = engine.process(source, context)
@@ -88,7 +86,7 @@ def _plugin_config(argv: list[str]) -> dict:
     except OSError as error:
         raise InputError(str(path), 1, 1, f"cannot read plugin config: {error.strerror or error}") from None
     documents = parse(decode(data, str(path)))
-    return plain(build(documents[0].root)) if documents else {}
+    return build(documents[0].root) if documents else {}
 
 
 def options(config: dict) -> tuple[Settings, Injection | None]:
@@ -106,7 +104,7 @@ def options(config: dict) -> tuple[Settings, Injection | None]:
 
     settings = Settings()
     if values.get("kubeVersion"):
-        settings = replace(settings, kube_version=parse_kube_version(str(values["kubeVersion"])))
+        settings = replace(settings, kube_version=parse_kube_version(_written(values, "kubeVersion")))
     if listed("sidecars"):
         settings = replace(settings, sidecars=tuple(listed("sidecars")))
     if listed("featureGates"):
@@ -119,6 +117,15 @@ def options(config: dict) -> tuple[Settings, Injection | None]:
         mode = str(values["mode"]) if values.get("mode") else None
         injection = inject.request(inject.load_profile(str(values["profile"])), mode, listed("set"), force)
     return settings, injection
+
+
+def _written(values: dict, key: str) -> str:
+    """A scalar of the config as written: `kubeVersion: 1.30` is 1.30, not the float 1.3."""
+    node = getattr(values, "node", None)
+    for key_node, value_node in node.value if node is not None else []:
+        if getattr(key_node, "value", None) == key and isinstance(value_node, ScalarNode):
+            return value_node.value
+    return str(values[key])
 
 
 def _context(settings: Settings, injection: Injection | None) -> Context:
