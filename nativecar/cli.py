@@ -394,6 +394,13 @@ def run() -> None:
     from nativecar.files import Interrupted
 
     try:
-        app()
+        app(prog_name=program_name(sys.argv[0]))
     except Interrupted as stop:
         stop.die()
+
+
+def program_name(argv0: str) -> str | None:
+    """`kubectl nativecar` when kubectl runs us as its plugin `kubectl-nativecar`, so usage lines and
+    hints name the command the user typed; None (click's own guess) otherwise."""
+    name = Path(argv0).name.removesuffix(".exe")
+    return f"kubectl {name.removeprefix('kubectl-')}" if name.startswith("kubectl-") else None

@@ -373,6 +373,27 @@ def _item_at(resource_list: dict, line: int) -> dict | None:
     return found
 
 
+USAGE = """Usage: nativecar-krm [CONFIG]
+
+  nativecar as a kustomize exec plugin (a stream of resources on stdin, the plugin's CONFIG
+  file as its argument) or as a KRM function (a ResourceList on stdin, no argument). The same
+  as `nativecar krm`; `nativecar krm --help` says more.
+
+Options:
+  --version   Print the version and exit.
+  -h, --help  Show this message and exit.
+"""
+
+
 def run() -> None:
-    """The `nativecar-krm` console script (for kustomize's exec plugins and `exec:` functions)."""
+    """The `nativecar-krm` console script (for kustomize's exec plugins and `exec:` functions);
+    `--version` and `--help` alone answer as `nativecar`'s do (kustomize only ever passes a file)."""
+    if sys.argv[1:] == ["--version"]:
+        from nativecar import __version__
+
+        print(f"nativecar {__version__}")
+        raise SystemExit(0)
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(USAGE, end="")
+        raise SystemExit(0)
     raise SystemExit(main())
