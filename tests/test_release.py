@@ -7,13 +7,19 @@ Run through the installed entry points, as users and CI run them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import yaml
+
+import nativecar
+from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
 
@@ -37,6 +43,27 @@ def test_every_entry_point_prints_the_installed_version(command: list[str]) -> N
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["nativecar", version("nativecar")]
     assert result.stderr == ""
+
+
+def test_the_version_is_one_number_everywhere() -> None:
+    """pyproject.toml, nativecar.__version__ and what pip installed: a release bumps them together."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["version"] == nativecar.__version__ == version("nativecar")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", nativecar.__version__)  # the X.Y.Z of a vX.Y.Z tag
+
+
+def test_the_readme_pins_pre_commit_to_the_tag_of_this_version() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pinned = [
+        config
+        for block in re.findall(r"```yaml\n(.*?)```", readme.split("### pre-commit\n", 1)[1], re.DOTALL)
+        if isinstance(config := yaml.safe_load(block), dict) and "repos" in config
+    ]
+    revisions = [repo["rev"] for config in pinned for repo in config["repos"] if "rev" in repo]
+    assert revisions == [f"v{nativecar.__version__}"]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    remote = next(repo for config in pinned for repo in config["repos"] if "rev" in repo)
+    assert [hook["id"] for hook in remote["hooks"]] == [hook["id"] for hook in hooks]
 
 
 def test_kubectl_nativecar_calls_itself_kubectl_nativecar() -> None:
