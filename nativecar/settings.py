@@ -11,7 +11,6 @@ then not read at all, so a flag can always rescue a run from a bad value in a sh
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
@@ -136,6 +135,8 @@ _SPELLINGS = {_folded(name): name for name in CONFIG_KEYS} | {
 
 def _did_you_mean(key: str) -> str:
     """What to say about an unknown key: the setting it most resembles, in the key's own style."""
+    import difflib
+
     close = difflib.get_close_matches(_folded(key), list(_SPELLINGS), n=1)
     if not close:
         return f"unknown setting {key!r}; the settings are {', '.join(CONFIG_KEYS)}"
