@@ -19,15 +19,7 @@ from nativecar.documents import InputError
 if TYPE_CHECKING:
     from nativecar.report import Report
     from nativecar.rewrites import Injection
-from nativecar.settings import (
-    Settings,
-    UsageError,
-    find_config,
-    from_config,
-    parse_feature_gates,
-    parse_kube_version,
-    parse_vendor_versions,
-)
+from nativecar.settings import UsageError, build_settings
 
 app = typer.Typer(
     name="nativecar",
@@ -188,52 +180,6 @@ def _usage_errors(report: Report) -> Iterator[None]:
     except (UsageError, InputError) as error:
         report.error(error if isinstance(error, InputError) else str(error))
         raise typer.Exit(2) from None
-
-
-def build_settings(
-    kube_version: str | None,
-    sidecar: list[str] | None,
-    feature_gates: list[str] | None,
-    quiet: bool,
-    config: Path | None,
-    vendor_versions: list[str] | None = None,
-    exclude: list[str] | None = None,
-    no_gitignore: bool = False,
-) -> Settings:
-    """Defaults, then the config file, then the flags that were given (`--exclude` patterns add
-    to the config file's, relative to the working directory)."""
-    settings = Settings()
-    config_path = config if config is not None else find_config(Path.cwd())
-    if config is not None and not config.is_file():
-        raise InputError(str(config), 1, 1, "config file not found")
-    if config_path is not None:
-        settings = from_config(settings, config_path)
-    changes: dict = {}
-    if kube_version is not None:
-        changes["kube_version"] = parse_kube_version(kube_version)
-    if sidecar:
-        changes["sidecars"] = tuple(dict.fromkeys([*settings.sidecars, *sidecar]))
-    if feature_gates:
-        changes["feature_gates"] = parse_feature_gates(feature_gates)
-    if quiet:
-        changes["quiet"] = True
-    if exclude:
-        changes["exclude"] = (*settings.exclude, *((pattern, str(Path.cwd())) for pattern in exclude))
-    if no_gitignore:
-        changes["gitignore"] = False
-    if vendor_versions:
-        given = dict(parse_vendor_versions(vendor_versions))
-        changes["vendor_versions"] = tuple(sorted({**dict(settings.vendor_versions), **given}.items()))
-    from dataclasses import replace
-
-    settings = replace(settings, **changes)
-    from nativecar.settings import GATE_SINCE
-
-    for gate, enabled in settings.feature_gates:
-        since = GATE_SINCE[gate]
-        if enabled and settings.kube_version < since:
-            raise UsageError(f"the {gate} feature gate exists from Kubernetes {since[0]}.{since[1]} on")
-    return settings
 
 
 @app.command()
@@ -604,6 +550,13 @@ def run() -> None:
     from nativecar.files import Interrupted
 
     try:
-        app()
+        app(prog_name=program_name(sys.argv[0]))
     except Interrupted as stop:
         stop.die()
+
+
+def program_name(argv0: str) -> str | None:
+    """`kubectl nativecar` when kubectl runs us as its plugin `kubectl-nativecar`, so usage lines and
+    hints name the command the user typed; None (click's own guess) otherwise."""
+    name = Path(argv0).name.removesuffix(".exe")
+    return f"kubectl {name.removeprefix('kubectl-')}" if name.startswith("kubectl-") else None

@@ -11,7 +11,9 @@ Two ways in, one engine:
   KRM function specification asks.
 - **exec plugin** (`kubectl kustomize --enable-alpha-plugins`, whose embedded kustomize runs
   no exec KRM functions): stdin is the plain stream of resources, argv[1] the plugin's config
-  file; stdout is the rewritten stream, findings go to stderr.
+  file; stdout is the rewritten stream, findings go to stderr. The stream's line numbers are
+  kustomize's, no file's, so a finding is placed by its object, field path and (from
+  kustomize's origin annotations) source file: `base/pod.yaml: pod/web spec.containers[1].name`.
 
 Options come from the function or plugin config: a `NativeSidecars` object (`nativecar.io/v1alpha1`)
 with `spec` keys, or a ConfigMap with `data` keys, both named like the command-line flags:
@@ -21,18 +23,24 @@ with `spec` keys, or a ConfigMap with `data` keys, both named like the command-l
 
 from __future__ import annotations
 
+import bisect
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
 from nativecar import checker, engine
 from nativecar.changes import Change
-from nativecar.documents import InputError, Source, decode, encode, parse
-from nativecar.model import build, plain
+from nativecar.documents import InputError, Source, decode, encode, nesting_guard, parse
+from nativecar.model import build
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings, UsageError, parse_feature_gates, parse_kube_version
+from nativecar.workloads import label, node_get
 
 RESOURCE_LIST = ("config.kubernetes.io/v1", "ResourceList")
 SEVERITY = {"error": "error", "warning": "warning", "info": "info"}
@@ -43,31 +51,29 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: B
     argv = sys.argv[1:] if argv is None else argv
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
+    read: Source | None = None  # the text an InputError's line and column are in
     try:
-        source = decode(stdin.read(), "<stdin>")
+        source = read = decode(stdin.read(), "<stdin>")
         documents = parse(source)
-        root = documents[0].root if len(documents) == 1 else None
-        is_list = root is not None and _is_resource_list(build(root))
+        is_list = len(documents) == 1 and _is_resource_list(_identity(documents[0].root))
         if is_list:
-            data = plain(build(root))
-            config = data.get("functionConfig") or {}
+            with nesting_guard(source, documents[0]):
+                config = build(documents[0].root).get("functionConfig") or {}
         else:
             config = _plugin_config(argv)
         settings, injection = options(config)
         context = _context(settings, injection)
         outcome = engine.process(source, context)
-        findings = checker.check(Source(source.path, outcome.text, newline=source.newline), context)
+        output = read = Source(source.path, outcome.text, newline=source.newline)
+        findings = checker.check(output, context)
         if is_list:
             text = _with_results(outcome.text, source, findings, outcome.changes)
         else:
             text = outcome.text
-            for finding in findings:
-                where = f"{finding.line}:{finding.column}"
-                print(
-                    f"{where}: {finding.severity} {finding.rule} {finding.workload}: {finding.message}", file=sys.stderr
-                )
+            for line in _plugin_findings(output, findings):
+                print(line, file=sys.stderr)
     except (InputError, UsageError) as error:
-        print(f"nativecar krm: {error}", file=sys.stderr)
+        print(f"nativecar krm: {_placed(error, read)}", file=sys.stderr)
         return 2
     stdout.write(encode(source, text))
     stdout.flush()
@@ -88,7 +94,7 @@ def _plugin_config(argv: list[str]) -> dict:
     except OSError as error:
         raise InputError(str(path), 1, 1, f"cannot read plugin config: {error.strerror or error}") from None
     documents = parse(decode(data, str(path)))
-    return plain(build(documents[0].root)) if documents else {}
+    return build(documents[0].root) if documents else {}
 
 
 def options(config: dict) -> tuple[Settings, Injection | None]:
@@ -106,7 +112,7 @@ def options(config: dict) -> tuple[Settings, Injection | None]:
 
     settings = Settings()
     if values.get("kubeVersion"):
-        settings = replace(settings, kube_version=parse_kube_version(str(values["kubeVersion"])))
+        settings = replace(settings, kube_version=parse_kube_version(_written(values, "kubeVersion")))
     if listed("sidecars"):
         settings = replace(settings, sidecars=tuple(listed("sidecars")))
     if listed("featureGates"):
@@ -119,6 +125,15 @@ def options(config: dict) -> tuple[Settings, Injection | None]:
         mode = str(values["mode"]) if values.get("mode") else None
         injection = inject.request(inject.load_profile(str(values["profile"])), mode, listed("set"), force)
     return settings, injection
+
+
+def _written(values: dict, key: str) -> str:
+    """A scalar of the config as written: `kubeVersion: 1.30` is 1.30, not the float 1.3."""
+    node = getattr(values, "node", None)
+    for key_node, value_node in node.value if node is not None else []:
+        if getattr(key_node, "value", None) == key and isinstance(value_node, ScalarNode):
+            return value_node.value
+    return str(values[key])
 
 
 def _context(settings: Settings, injection: Injection | None) -> Context:
@@ -168,14 +183,151 @@ def _result(finding: Change, resource_list: dict) -> dict:
         if metadata.get("namespace"):
             reference["namespace"] = metadata["namespace"]
         result["resourceRef"] = reference
-        annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
-        path = annotations.get("config.kubernetes.io/path") or annotations.get("internal.config.kubernetes.io/path")
+        path, index = source_file(item)
         if path:
-            result["file"] = {"path": path}
-            index = annotations.get("config.kubernetes.io/index")
-            if index is not None and str(index).isdigit():
-                result["file"]["index"] = int(index)
+            result["file"] = {"path": path} if index is None else {"path": path, "index": index}
     return result
+
+
+def source_file(item: dict) -> tuple[str | None, int | None]:
+    """The file an object of a kustomize or kpt stream was read from, and its document index there.
+
+    kpt, and kustomize when it runs functions, put `internal.config.kubernetes.io/path` (or the
+    older `config.kubernetes.io/path`) and `config.kubernetes.io/index`; `kustomize build` gives
+    `config.kubernetes.io/origin` (with `buildMetadata: [originAnnotations]`), whose `path` is
+    relative to the kustomization built, `repo` and `ref` naming a remote base, and
+    `configuredIn` the kustomization of a generated object. (None, None) when there is none.
+    """
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
+    path = annotations.get("config.kubernetes.io/path") or annotations.get("internal.config.kubernetes.io/path")
+    if path:
+        index = annotations.get("config.kubernetes.io/index", annotations.get("internal.config.kubernetes.io/index"))
+        return str(path), int(index) if index is not None and str(index).isdigit() else None
+    origin = annotations.get("config.kubernetes.io/origin")
+    try:
+        origin = yaml.load(origin, Loader=yaml.CSafeLoader) if isinstance(origin, str) else None
+    except yaml.YAMLError:
+        origin = None
+    if not isinstance(origin, dict) or not (origin.get("path") or origin.get("configuredIn")):
+        return None, None
+    path = str(origin.get("path") or origin.get("configuredIn"))
+    if origin.get("repo"):  # a remote base, in kustomize's own spelling of a remote file
+        path = f"{origin['repo']}//{path}" + (f"?ref={origin['ref']}" if origin.get("ref") else "")
+    return path, None
+
+
+def _plugin_findings(output: Source, findings: list[Change]) -> Iterator[str]:
+    """The exec plugin's stderr lines: `FILE: KIND/NAME FIELD: SEVERITY RULE: message`.
+
+    The line numbers of the stream kustomize hands a plugin belong to no file, so a finding is
+    placed by the object it is in (its source file when kustomize's annotations say it) and the
+    field path inside it.
+    """
+    roots = [document.root for document in parse(output)] if any(finding.line for finding in findings) else []
+    starts = [root.start_mark.line + 1 for root in roots]
+    for finding in findings:
+        number = bisect.bisect_right(starts, finding.line) - 1 if finding.line else -1
+        what = f"{finding.severity} {finding.rule}"
+        if number < 0:
+            yield f"{what} {finding.workload}: {finding.message}"
+            continue
+        if finding.workload != label(_identity(roots[number])):  # a Service's finding about its pods
+            what += f" {finding.workload}"
+        yield f"{_describe(roots[number], finding.line, finding.column)}: {what}: {finding.message}"
+
+
+def _placed(error: InputError | UsageError, read: Source | None) -> str:
+    """An error message; one raised at a line of the stream kustomize or kpt sent (`read`, as
+    it was when the error was raised) is placed by the object at that line instead
+    (`_describe`), the stream's line numbers being no file's."""
+    if not isinstance(error, InputError) or read is None or error.path != read.path:
+        return str(error)
+    try:
+        documents = parse(read)
+    except InputError:  # the stream itself is not YAML: its line is all there is
+        return str(error)
+    starts = [document.root.start_mark.line + 1 for document in documents]
+    number = bisect.bisect_right(starts, error.line) - 1
+    if number < 0:
+        return str(error)
+    root = documents[number].root
+    if _is_resource_list(_identity(root)):
+        items = node_get(root, "items")
+        inside = [
+            item
+            for item in (items.value if isinstance(items, SequenceNode) else [])
+            if isinstance(item, MappingNode) and item.start_mark.line < error.line
+        ]
+        if not inside:
+            return str(error)
+        root = inside[-1]
+    return f"{_describe(root, error.line, error.column)}: {error.message}"
+
+
+def _describe(root: Node, line: int, column: int) -> str:
+    """`base/pod.yaml: pod/broken spec.containers[1].name`: where (line, column) of an object is,
+    without the line number of a stream that is no file."""
+    identity = _identity(root)
+    path, _ = source_file(identity)
+    field = _node_field(root, line, column)
+    place = f"{label(identity)} {field}" if field else label(identity)
+    return f"{path}: {place}" if path else place
+
+
+def _identity(root: Node) -> dict:
+    """What names an object: apiVersion, kind, metadata.name and the annotations, from its nodes
+    alone (nothing deeper is built, so a document nested too deeply is named too)."""
+    metadata = node_get(root, "metadata")
+    annotations = node_get(metadata, "annotations")
+    return {
+        "apiVersion": _text(node_get(root, "apiVersion")),
+        "kind": _text(node_get(root, "kind")),
+        "metadata": {
+            "name": _text(node_get(metadata, "name")),
+            "annotations": {
+                key.value: value.value
+                for key, value in (annotations.value if isinstance(annotations, MappingNode) else [])
+                if isinstance(key, ScalarNode) and isinstance(value, ScalarNode)
+            },
+        },
+    }
+
+
+def _text(node: Node | None) -> str | None:
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+def _node_field(root: Node, line: int, column: int) -> str | None:
+    """The field path (`spec.containers[1].name`) of the deepest node or key at (line, column)
+    under `root`, walking only the nodes whose text holds it, without recursion."""
+    position = (line, column)
+    found: str | None = None
+    stack: list[tuple[Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if (node.start_mark.line + 1, node.start_mark.column + 1) == position and (
+            found is None or len(path) > len(found)
+        ):
+            found = path
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                child = f"{path}.{key.value}" if path else str(key.value)
+                if (key.start_mark.line + 1, key.start_mark.column + 1) == position and (
+                    found is None or len(child) > len(found)
+                ):
+                    found = child
+                if _holds(value, position):
+                    stack.append((value, child))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value) if _holds(item, position))
+    return found or None
+
+
+def _holds(node: Node, position: tuple[int, int]) -> bool:
+    start = (node.start_mark.line + 1, node.start_mark.column + 1)
+    end = (node.end_mark.line + 1, node.end_mark.column + 1)
+    return start <= position <= end
 
 
 def _field_path(value: Any, line: int, column: int, path: str = "") -> str | None:
@@ -221,6 +373,27 @@ def _item_at(resource_list: dict, line: int) -> dict | None:
     return found
 
 
+USAGE = """Usage: nativecar-krm [CONFIG]
+
+  nativecar as a kustomize exec plugin (a stream of resources on stdin, the plugin's CONFIG
+  file as its argument) or as a KRM function (a ResourceList on stdin, no argument). The same
+  as `nativecar krm`; `nativecar krm --help` says more.
+
+Options:
+  --version   Print the version and exit.
+  -h, --help  Show this message and exit.
+"""
+
+
 def run() -> None:
-    """The `nativecar-krm` console script (for kustomize's exec plugins and `exec:` functions)."""
+    """The `nativecar-krm` console script (for kustomize's exec plugins and `exec:` functions);
+    `--version` and `--help` alone answer as `nativecar`'s do (kustomize only ever passes a file)."""
+    if sys.argv[1:] == ["--version"]:
+        from nativecar import __version__
+
+        print(f"nativecar {__version__}")
+        raise SystemExit(0)
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(USAGE, end="")
+        raise SystemExit(0)
     raise SystemExit(main())

@@ -2,22 +2,29 @@
 
 The config file is the first of `--config FILE`, else `.nativecar.yaml` or a `pyproject.toml`
 with a `[tool.nativecar]` table, looked for from the working directory upwards. Its keys are
-the long flag names (`kube-version`, `sidecar`, `feature-gates`, `vendor-version`, `exclude`;
-`gitignore: false` for `--no-gitignore`). A config file is user input,
-so it is validated with pydantic, and pydantic is imported only when there is one.
+the long flag names, in kebab-case or camelCase as the KRM function config spells them
+(`kube-version` or `kubeVersion`, `sidecar`, `feature-gates`, `vendor-version`, `quiet`,
+`exclude`, `gitignore`). A
+config file is user input: each problem in it is one `FILE:LINE:COL: message` at the key or value
+(an unknown key with the setting it most resembles). A flag replaces the config's value, which is
+then not read at all, so a flag can always rescue a run from a bad value in a shared config.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from nativecar.config import Entry, Pairs, read_config
 from nativecar.documents import InputError
 
 CONFIG_NAMES = (".nativecar.yaml", "pyproject.toml")
+# the flags' long names (`gitignore: false` is `--no-gitignore`)
+CONFIG_KEYS = ("kube-version", "sidecar", "feature-gates", "vendor-version", "quiet", "exclude", "gitignore")
 DEFAULT_KUBE_VERSION = (1, 29)
 _VERSION = r"^v?(\d+)\.(\d+)(?:\.\d+)?$"
 KNOWN_GATES = ("SidecarContainers", "ContainerRestartRules")
@@ -78,18 +85,19 @@ def _pairs(values: list[str]) -> Iterator[str]:
         yield from filter(None, (part.strip() for part in str(value).split(",")))
 
 
-def parse_vendor_versions(values: list[str]) -> tuple[tuple[str, str], ...]:
+def parse_vendor_versions(values: list[str], option: str = "--vendor-version") -> tuple[tuple[str, str], ...]:
     """`linkerd=stable-2.18.1` (repeatable, or comma-separated) -> (("linkerd", "stable-2.18.1"),):
-    the release of a vendor's injector in the cluster, for the spelling of its native switch."""
+    the release of a vendor's injector in the cluster, for the spelling of its native switch.
+    `option` is how the UsageError names where the value came from."""
     from nativecar.profiles import BUILTIN
 
     found: dict[str, str] = {}
     for item in _pairs(values):
         name, _, release = item.partition("=")
         if name not in BUILTIN:
-            raise UsageError(f"--vendor-version: unknown vendor {name!r}; nativecar knows {', '.join(BUILTIN)}")
+            raise UsageError(f"{option}: unknown vendor {name!r}; nativecar knows {', '.join(BUILTIN)}")
         if not release.strip():
-            raise UsageError(f"--vendor-version takes VENDOR=RELEASE (linkerd=stable-2.18.1), not {item!r}")
+            raise UsageError(f"{option} takes VENDOR=RELEASE (linkerd=stable-2.18.1), not {item!r}")
         found[name] = release.strip()
     return tuple(sorted(found.items()))
 
@@ -113,86 +121,202 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    """The raw settings table of a config file (InputError when it cannot be read)."""
-    from nativecar.documents import decode, unmarked_error
-
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(str(path), 1, 1, f"cannot read config file: {error.strerror or error}") from None
-    text = decode(data, str(path), "config files").text
-    if path.name == "pyproject.toml":
-        import tomllib
-
-        try:
-            return dict(tomllib.loads(text).get("tool", {}).get("nativecar", {}))
-        except tomllib.TOMLDecodeError as error:
-            raise InputError(str(path), getattr(error, "lineno", 1), getattr(error, "colno", 1), str(error)) from None
-    import yaml
-
-    try:
-        loaded = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        raise InputError(
-            str(path), mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, str(error.problem)
-        ) from None
-    except yaml.YAMLError as error:  # a character YAML does not allow, such as a control character
-        raise unmarked_error(error, str(path), text) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise InputError(str(path), 1, 1, "a config file must be a mapping of settings")
-    return loaded
+def config_key(key: str) -> str | None:
+    """The setting a config key names (`kubeVersion`, `kube-version`, `kube_version` -> `kube-version`), or None."""
+    return _SPELLINGS.get(_folded(key))
 
 
-def validate_config(path: Path, data: dict[str, Any]) -> dict[str, Any]:
-    """Check a config table's keys and types with pydantic; returns the keys as flag names."""
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid", populate_by_name=True)
-        kube_version: str | None = Field(None, alias="kube-version")
-        sidecar: list[str] = Field(default_factory=list)
-        feature_gates: list[str] = Field(default_factory=list, alias="feature-gates")
-        vendor_version: list[str] = Field(default_factory=list, alias="vendor-version")
-        quiet: bool = False
-        exclude: list[str] = Field(default_factory=list)
-        gitignore: bool = True
-
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InputError(str(path), 1, 1, f"config {where}: {first['msg']}") from None
-    return config.model_dump(exclude_unset=True)
+def _folded(key: str) -> str:
+    return re.sub(r"[-_]", "", key).lower()
 
 
-def from_config(settings: Settings, path: Path) -> Settings:
-    """`settings` with a config file's values applied."""
-    data = load_config(path)
-    if not data:
-        return settings
-    values = validate_config(path, data)
-    try:
-        return replace(
-            settings,
-            kube_version=parse_kube_version(values["kube_version"])
-            if values.get("kube_version")
-            else settings.kube_version,
-            sidecars=tuple(values.get("sidecar", settings.sidecars)),
-            feature_gates=parse_feature_gates(values["feature_gates"])
-            if values.get("feature_gates")
-            else settings.feature_gates,
-            quiet=values.get("quiet", settings.quiet),
-            vendor_versions=parse_vendor_versions(values["vendor_version"])
-            if values.get("vendor_version")
-            else settings.vendor_versions,
+# Every key under its folded spelling; the plurals and singulars are the KRM function config's.
+_SPELLINGS = {_folded(name): name for name in CONFIG_KEYS} | {
+    "sidecars": "sidecar",
+    "featuregate": "feature-gates",
+    "vendorversions": "vendor-version",
+}
+
+
+def _did_you_mean(key: str) -> str:
+    """What to say about an unknown key: the setting it most resembles, in the key's own style."""
+    import difflib
+
+    close = difflib.get_close_matches(_folded(key), list(_SPELLINGS), n=1)
+    if not close:
+        return f"unknown setting {key!r}; the settings are {', '.join(CONFIG_KEYS)}"
+    name = _SPELLINGS[close[0]]
+    if "-" not in key and key != key.lower():
+        first, *rest = name.split("-")
+        name = first + "".join(part.capitalize() for part in rest)
+    return f"unknown setting {key!r}; did you mean {name!r}?"
+
+
+def config_values(path: Path) -> dict[str, tuple[Entry, Entry]]:
+    """A config file's settings: flag name -> (key, value) as written, in file order.
+
+    Raises InputError at the key for a key that names no setting (with the setting it most
+    resembles) and for a setting given twice (`kubeVersion` and `kube-version`), and whatever
+    `config.read_config` raises.
+    """
+    found: dict[str, tuple[Entry, Entry]] = {}
+    for key, value in read_config(path).data:
+        if isinstance(key.data, list):
+            raise _error(path, key, "a setting's name is one word, such as kube-version")
+        text = "true" if key.data is True else "false" if key.data is False else str(key.data)
+        name = config_key(text)
+        if name is None:
+            raise _error(path, key, _did_you_mean(text))
+        if name in found:
+            first = found[name][0]
+            raise _error(path, key, f"{text!r} sets {name} again ({first.data!r} on line {first.line}); keep one")
+        found[name] = (key, value)
+    return found
+
+
+def from_config(
+    settings: Settings, path: Path, given: Collection[str] = (), given_vendors: Collection[str] = ()
+) -> Settings:
+    """`settings` with a config file's values applied.
+
+    `given` holds the flag names (`kube-version`, `feature-gates`, `quiet`) whose flags were
+    given: those values of the file are not read, since the flag replaces them, and a bad one
+    does not stop the run. Likewise the `vendor-version` entries of the vendors in
+    `given_vendors`. Raises InputError at the key or value that is wrong, in nativecar's words.
+    """
+    changes: dict[str, Any] = {}
+    for name, (_, value) in config_values(path).items():
+        if name in given:
+            continue
+        if name == "kube-version":
+            text = _scalar(path, name, value)
+            if text is not None:
+                changes["kube_version"] = _config_version(path, value, text)
+        elif name == "sidecar":
+            changes["sidecars"] = tuple(dict.fromkeys(text for text, _ in _items(path, name, value)))
+        elif name == "feature-gates":
+            items = _items(path, name, value)
+            for text, where in items:
+                _located(path, where, partial(parse_feature_gates, [text]), "feature-gates: ")
+            if items:
+                changes["feature_gates"] = parse_feature_gates([text for text, _ in items])
+        elif name == "vendor-version":
+            items = [
+                (text, where)
+                for text, where in _items(path, name, value)
+                if text.partition("=")[0].strip() not in given_vendors
+            ]
+            for text, where in items:
+                _located(path, where, partial(parse_vendor_versions, [text], "vendor-version"))
+            if items:
+                changes["vendor_versions"] = parse_vendor_versions([text for text, _ in items])
+        elif name in ("quiet", "gitignore"):
+            text = _scalar(path, name, value)
+            if text is not None:
+                if text.lower() not in ("true", "false"):
+                    raise _error(path, value, f"{name} is true or false, not {text!r}")
+                changes[name] = text.lower() == "true"
+        elif name == "exclude":
             # A config file's patterns are relative to its directory, as in .gitignore and ruff.
-            exclude=tuple((pattern, str(path.parent.absolute())) for pattern in values.get("exclude", [])),
-            gitignore=values.get("gitignore", settings.gitignore),
-        )
+            root = str(path.parent.absolute())
+            changes["exclude"] = tuple((text, root) for text, _ in _items(path, name, value))
+    return replace(settings, **changes)
+
+
+def _error(path: Path, where: Entry, message: str) -> InputError:
+    return InputError(str(path), where.line, where.column, message)
+
+
+def _scalar(path: Path, name: str, value: Entry) -> str | None:
+    """A one-value setting as text: a number as written, true/false; None when it is empty."""
+    if isinstance(value.data, list):
+        shape = "a mapping" if isinstance(value.data, Pairs) else "a list"
+        raise _error(path, value, f"{name} takes one value, not {shape}")
+    if value.data is None or isinstance(value.data, str):
+        return value.data
+    return "true" if value.data else "false"
+
+
+def _config_version(path: Path, value: Entry, text: str) -> tuple[int, int]:
+    match = re.match(_VERSION, text.strip())
+    if not match:
+        raise _error(path, value, f"kube-version is a Kubernetes version such as 1.30, not {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _items(path: Path, name: str, value: Entry) -> list[tuple[str, Entry]]:
+    """A list setting's items as text, each with where it is written. Forgiving about the shape:
+    a list, one comma-separated string, or (for the KEY=VALUE settings) a mapping of KEY: VALUE."""
+    if isinstance(value.data, Pairs):
+        if name == "sidecar":
+            raise _error(path, value, "sidecar takes a list of container names, not a mapping")
+        return [
+            (f"{_scalar(path, name, key) or ''}={_scalar(path, name, item) or ''}", key) for key, item in value.data
+        ]
+    items: list[tuple[str, Entry]] = []
+    for item in value.data if isinstance(value.data, list) else [value]:
+        if isinstance(item.data, list):
+            raise _error(path, item, f"{name} takes a list of words, and this item is not one")
+        text = _scalar(path, name, item) or ""
+        items += [(part.strip(), item) for part in text.split(",") if part.strip()]
+    return items
+
+
+def _located(path: Path, where: Entry, parse: Callable[[], object], prefix: str = "") -> None:
+    """Run a flag's parser on one config value, its UsageError becoming an InputError at `where`."""
+    try:
+        parse()
     except UsageError as error:
-        raise InputError(str(path), 1, 1, str(error)) from None
+        raise _error(path, where, f"{prefix}{error}") from None
+
+
+def build_settings(
+    kube_version: str | None,
+    sidecar: list[str] | None,
+    feature_gates: list[str] | None,
+    quiet: bool,
+    config: Path | None,
+    vendor_versions: list[str] | None = None,
+    exclude: list[str] | None = None,
+    no_gitignore: bool = False,
+) -> Settings:
+    """Defaults, then the config file, then the flags that were given (which always win;
+    `--exclude` patterns add to the config file's, relative to the working directory).
+
+    Raises UsageError for a bad flag, InputError for a bad config file.
+    """
+    flag_kube_version = parse_kube_version(kube_version) if kube_version is not None else None
+    flag_gates = parse_feature_gates(feature_gates) if feature_gates else None
+    flag_vendors = dict(parse_vendor_versions(vendor_versions or []))
+    settings = Settings()
+    config_path = config if config is not None else find_config(Path.cwd())
+    if config is not None and not config.is_file():
+        raise InputError(str(config), 1, 1, "config file not found")
+    if config_path is not None:
+        given = [
+            name
+            for name, flag in (("kube-version", kube_version), ("feature-gates", feature_gates), ("quiet", quiet))
+            if flag
+        ]
+        settings = from_config(settings, config_path, given, flag_vendors)
+    changes: dict[str, Any] = {}
+    if flag_kube_version is not None:
+        changes["kube_version"] = flag_kube_version
+    if sidecar:
+        changes["sidecars"] = tuple(dict.fromkeys([*settings.sidecars, *sidecar]))
+    if flag_gates is not None:
+        changes["feature_gates"] = flag_gates
+    if quiet:
+        changes["quiet"] = True
+    if flag_vendors:
+        changes["vendor_versions"] = tuple(sorted({**dict(settings.vendor_versions), **flag_vendors}.items()))
+    if exclude:
+        changes["exclude"] = (*settings.exclude, *((pattern, str(Path.cwd())) for pattern in exclude))
+    if no_gitignore:
+        changes["gitignore"] = False
+    settings = replace(settings, **changes)
+    for gate, enabled in settings.feature_gates:
+        since = GATE_SINCE[gate]
+        if enabled and settings.kube_version < since:
+            raise UsageError(f"the {gate} feature gate exists from Kubernetes {since[0]}.{since[1]} on")
+    return settings
