@@ -397,7 +397,9 @@ def rules(rule: Annotated[str | None, typer.Argument(help="Explain this rule (id
         for item in known:
             print(f"{item.id}  {item.severity:<8} {item.name:<38} {item.summary}")
         return
-    match = next((item for item in known if rule in (item.id, item.name)), None)
+    from nativecar.rules import INVALID_INPUT  # what json, sarif and github call a bad input; not a rule to list
+
+    match = next((item for item in (*known, INVALID_INPUT) if rule in (item.id, item.name)), None)
     if match is None:
         print(f"error: no rule {rule!r}; `nativecar rules` lists them", file=sys.stderr)
         raise typer.Exit(2)

@@ -1,8 +1,11 @@
 """How `nativecar check` writes its findings: text, json, sarif (2.1.0) or github annotations.
 
 Each formatter takes the findings of every file (`(file name, findings)` pairs) and returns the
-text for stdout. SARIF gives file URIs relative to the repository root (the nearest directory
-with `.git`, else the working directory), as GitHub code scanning wants them.
+text for stdout; the machine formats (`FORMATS`) also take the inputs that could not be checked
+(`BadInput`) and name them in the same document: json in its `errors`, sarif as results of the
+pseudo-rule NC000 (`rules.INVALID_INPUT`) and as tool execution notifications, github as `::error`
+lines. SARIF gives file URIs relative to the repository root (the nearest directory with `.git`,
+else the working directory), as GitHub code scanning wants them.
 """
 
 from __future__ import annotations
@@ -10,13 +13,34 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from nativecar import __version__
 from nativecar.changes import Change
+from nativecar.documents import InputError
 from nativecar.report import visible
-from nativecar.rules import Rule, rules
+from nativecar.rules import INVALID_INPUT, Rule, rules
 
 Findings = list[tuple[str, list[Change]]]
+
+
+class BadInput(NamedTuple):
+    """An input that could not be checked, as `FILE:LINE:COL: message` names it on stderr; `file`
+    is None (and `line`, `column` 0) for an error that names no file."""
+
+    file: str | None
+    line: int
+    column: int
+    message: str
+
+    @classmethod
+    def of(cls, error: InputError | str) -> BadInput:
+        """What the report was told (`Report.bad`), as a record."""
+        if isinstance(error, InputError):
+            return cls(error.path, error.line, error.column, error.message)
+        return cls(None, 0, 0, str(error))
+
+
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -59,7 +83,10 @@ def _coloured(lines: list[str]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-def as_json(findings: Findings) -> str:
+def as_json(findings: Findings, bad: list[BadInput] | None = None) -> str:
+    """`{"findings": [...], "errors": [...]}`: every finding with its file, line, column, rule,
+    severity, workload and message; every input that could not be checked with its file, line,
+    column and message (`file` null for an error that names no file)."""
     records = [
         {
             "file": name,
@@ -73,37 +100,65 @@ def as_json(findings: Findings) -> str:
         for name, items in findings
         for finding in items
     ]
-    return json.dumps({"findings": records}, indent=2)
+    errors = [item._asdict() for item in bad or []]
+    return json.dumps({"findings": records, "errors": errors}, indent=2)
 
 
-def sarif(findings: Findings, root: Path | None = None) -> str:
-    """A SARIF 2.1.0 log that GitHub code scanning accepts."""
+def sarif(findings: Findings, bad: list[BadInput] | None = None, root: Path | None = None) -> str:
+    """A SARIF 2.1.0 log that GitHub code scanning accepts: a result per finding, and per input
+    that could not be checked a result of NC000 and a tool execution notification
+    (`executionSuccessful` is then false)."""
     root = (root or repository_root()).resolve()
-    catalogue = rules()
+    bad = bad or []
+    catalogue = [INVALID_INPUT, *rules()]
     index = {rule.id: position for position, rule in enumerate(catalogue)}
+
+    def location(name: str, line: int, column: int) -> dict:
+        region = {"startLine": max(line, 1)}
+        if column:
+            region["startColumn"] = column
+        return {
+            "physicalLocation": {
+                "artifactLocation": {"uri": _relative_uri(name, root), "uriBaseId": "%SRCROOT%"},
+                "region": region,
+            }
+        }
+
     results = []
     for name, items in findings:
-        uri = _relative_uri(name, root)
         for finding in items:
-            region = {"startLine": max(finding.line, 1)}
-            if finding.column:
-                region["startColumn"] = finding.column
             results.append(
                 {
                     "ruleId": finding.rule,
                     "ruleIndex": index[finding.rule],
                     "level": SARIF_LEVEL[finding.severity],
                     "message": {"text": f"{finding.workload}: {finding.message}"},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                                "region": region,
-                            }
-                        }
-                    ],
+                    "locations": [location(name, finding.line, finding.column)],
                 }
             )
+    notifications = []
+    for item in bad:
+        where = [location(item.file, item.line, item.column)] if item.file is not None else []
+        results.append(
+            {
+                "ruleId": INVALID_INPUT.id,
+                "ruleIndex": index[INVALID_INPUT.id],
+                "level": "error",
+                "message": {"text": item.message},
+                "locations": where,
+            }
+        )
+        notifications.append(
+            {
+                "level": "error",
+                "message": {"text": item.message},
+                "locations": where,
+                "associatedRule": {"id": INVALID_INPUT.id, "index": index[INVALID_INPUT.id]},
+            }
+        )
+    invocation: dict = {"executionSuccessful": not bad}
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
     log = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -116,6 +171,7 @@ def sarif(findings: Findings, root: Path | None = None) -> str:
                         "rules": [_sarif_rule(rule) for rule in catalogue],
                     }
                 },
+                "invocations": [invocation],
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri() + "/"}},
                 "results": results,
             }
@@ -155,26 +211,34 @@ def repository_root(start: Path | None = None) -> Path:
     return here
 
 
-def github(findings: Findings, root: Path | None = None) -> str:
+def github(findings: Findings, bad: list[BadInput] | None = None, root: Path | None = None) -> str:
     """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=T::message`, with
-    F relative to the repository root, where GitHub looks for it."""
+    F relative to the repository root, where GitHub looks for it. The inputs that could not be
+    checked come first (GitHub shows only the first ten errors of a step), titled NC000."""
     root = (root or repository_root()).resolve()
     lines = []
+    for item in bad or []:
+        where = (("file", _relative_uri(item.file, root)), ("line", item.line), ("col", item.column))
+        title = ("title", f"{INVALID_INPUT.id} {INVALID_INPUT.name}")
+        lines.append(_command("error", (*where, title) if item.file is not None else (title,), item.message))
     for name, items in findings:
         relative = _relative_uri(name, root)
         for finding in items:
-            properties = ",".join(
-                f"{key}={escape_property(str(value))}"
-                for key, value in (
-                    ("file", relative),
-                    ("line", finding.line),
-                    ("col", finding.column),
-                    ("title", f"{finding.rule} {finding.workload}"),
-                )
+            properties = (
+                ("file", relative),
+                ("line", finding.line),
+                ("col", finding.column),
+                ("title", f"{finding.rule} {finding.workload}"),
             )
-            message = escape_data(f"{finding.workload}: {finding.message}")
-            lines.append(f"::{GITHUB_LEVEL[finding.severity]} {properties}::{message}")
+            message = f"{finding.workload}: {finding.message}"
+            lines.append(_command(GITHUB_LEVEL[finding.severity], properties, message))
     return "\n".join(lines)
+
+
+def _command(level: str, properties: tuple[tuple[str, object], ...], message: str) -> str:
+    """One workflow command, its property values and message escaped."""
+    joined = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties)
+    return f"::{level} {joined}::{escape_data(message)}"
 
 
 def escape_data(value: str) -> str:
@@ -187,4 +251,4 @@ def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-FORMATS: dict[str, Callable[[Findings], str]] = {"json": as_json, "sarif": sarif, "github": github}
+FORMATS: dict[str, Callable[[Findings, list[BadInput]], str]] = {"json": as_json, "sarif": sarif, "github": github}

@@ -86,6 +86,22 @@ class Stream(NamedTuple):
         return found
 
 
+INVALID_INPUT = Rule(
+    id="NC000",
+    name="invalid-input",
+    severity="error",
+    summary="An input could not be read as Kubernetes manifests, so it was not checked",
+    doc=(
+        "Not a rule about manifests: how the machine formats of `nativecar check` (json, sarif, "
+        "github) name an input that could not be checked at all, with the line and column of what "
+        "is wrong: a YAML syntax error, a duplicate key, text that is not UTF-8, an unrendered Helm "
+        "template, a path that cannot be read, a kustomization that cannot be resolved. The other "
+        "inputs are still checked, and the run exits 2. Fix: what the message says, then run "
+        "`nativecar check` again. `nativecar rules` lists the rules about manifests only, so not this one."
+    ),
+)
+
+
 @functools.cache
 def modules() -> list[Any]:
     return [importlib.import_module(f"nativecar.rules.{name}") for name in MODULES]

@@ -1,0 +1,163 @@
+"""`nativecar check` as CI reads it (issue 11): every machine format is one whole document even
+when an input is bad, file locations GitHub can match wherever the run started, `--fail-on`, and
+rule documentation links. Every test runs the installed entry point, as a CI job does; what a
+bad input's line and column must be comes from PyYAML's own error, not from nativecar.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import FIXTURES, ROOT
+
+EXECUTABLE = Path(sys.executable).with_name("nativecar")
+RULES = FIXTURES / "rules"
+SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+BROKEN = "apiVersion: v1\nkind: Pod\nmetadata: {name: [unclosed\nspec: {}\n"
+
+
+def nativecar(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(EXECUTABLE), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def yaml_error_at(text: str) -> tuple[int, int]:
+    """The 1-based line and column where PyYAML says `text` stops being YAML."""
+    with pytest.raises(yaml.MarkedYAMLError) as caught:
+        yaml.safe_load(text)
+    mark = caught.value.problem_mark
+    return mark.line + 1, mark.column + 1
+
+
+def validate_sarif(log: dict) -> None:
+    import jsonschema
+
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """A directory with two manifests that have findings and one that is not YAML."""
+    (tmp_path / "a-job.yaml").write_bytes((RULES / "NC001-fire.yaml").read_bytes())
+    (tmp_path / "b-broken.yaml").write_text(BROKEN)
+    (tmp_path / "c-deployment.yaml").write_bytes((RULES / "NC012-fire.yaml").read_bytes())
+    return tmp_path
+
+
+def without_the_bad_file(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    """The same check on the good files alone: what a run with the bad file must still say."""
+    return nativecar("check", *args, "a-job.yaml", "c-deployment.yaml", cwd=directory)
+
+
+# -- a bad input among good ones -------------------------------------------------------------------
+
+
+def test_text_prints_the_good_files_findings_and_names_the_bad_file_on_stderr(mixed: Path) -> None:
+    line, column = yaml_error_at(BROKEN)
+    result = nativecar("check", ".", cwd=mixed)
+    assert result.returncode == 2
+    assert result.stdout == without_the_bad_file(mixed).stdout != ""
+    assert any(entry.startswith(f"b-broken.yaml:{line}:{column}: ") for entry in result.stderr.splitlines())
+
+
+def test_json_lists_the_bad_file_in_errors_beside_every_other_finding(mixed: Path) -> None:
+    line, column = yaml_error_at(BROKEN)
+    result = nativecar("check", "--format", "json", ".", cwd=mixed)
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    alone = json.loads(without_the_bad_file(mixed, "--format", "json").stdout)
+    assert report["findings"] == alone["findings"] and {item["file"] for item in alone["findings"]} == {
+        "a-job.yaml",
+        "c-deployment.yaml",
+    }
+    [error] = report["errors"]
+    assert (error["file"], error["line"], error["column"]) == ("b-broken.yaml", line, column)
+    assert f"b-broken.yaml:{line}:{column}: {error['message']}" in result.stderr.splitlines()
+    assert alone["errors"] == []
+
+
+def test_sarif_reports_the_bad_file_as_an_nc000_result_and_a_failed_execution(mixed: Path) -> None:
+    line, column = yaml_error_at(BROKEN)
+    result = nativecar("check", "--format", "sarif", ".", cwd=mixed)
+    assert result.returncode == 2
+    log = json.loads(result.stdout)
+    validate_sarif(log)
+    [run] = log["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    bad = [entry for entry in run["results"] if entry["ruleId"] == "NC000"]
+    good = [entry for entry in run["results"] if entry["ruleId"] != "NC000"]
+    assert good == json.loads(without_the_bad_file(mixed, "--format", "sarif").stdout)["runs"][0]["results"]
+    assert {entry["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for entry in good} == {
+        "a-job.yaml",
+        "c-deployment.yaml",
+    }
+    [entry] = bad
+    assert rules[entry["ruleIndex"]]["id"] == "NC000" and entry["level"] == "error"
+    where = entry["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == "b-broken.yaml"
+    assert (where["region"]["startLine"], where["region"]["startColumn"]) == (line, column)
+    [invocation] = run["invocations"]
+    assert invocation["executionSuccessful"] is False
+    [notification] = invocation["toolExecutionNotifications"]
+    assert notification["level"] == "error" and notification["message"] == entry["message"]
+    assert f"b-broken.yaml:{line}:{column}: {entry['message']['text']}" in result.stderr.splitlines()
+
+
+def test_sarif_of_a_clean_run_says_the_execution_succeeded(tmp_path: Path) -> None:
+    (tmp_path / "job.yaml").write_bytes((RULES / "NC001-quiet.yaml").read_bytes())
+    result = nativecar("check", "--format", "sarif", "job.yaml", cwd=tmp_path)
+    assert result.returncode == 0
+    log = json.loads(result.stdout)
+    validate_sarif(log)
+    assert log["runs"][0]["invocations"] == [{"executionSuccessful": True}] and log["runs"][0]["results"] == []
+
+
+def test_github_names_the_bad_file_in_an_error_command_and_keeps_every_finding(mixed: Path) -> None:
+    line, column = yaml_error_at(BROKEN)
+    result = nativecar("check", "--format", "github", ".", cwd=mixed)
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    alone = without_the_bad_file(mixed, "--format", "github").stdout.splitlines()
+    assert [entry for entry in lines if "file=b-broken.yaml," not in entry] == alone and alone
+    [error] = [entry for entry in lines if "file=b-broken.yaml," in entry]
+    assert error.startswith(f"::error file=b-broken.yaml,line={line},col={column},title=NC000")
+
+
+def test_a_path_that_does_not_exist_is_in_every_machine_format(tmp_path: Path) -> None:
+    (tmp_path / "job.yaml").write_bytes((RULES / "NC001-fire.yaml").read_bytes())
+    json_run = nativecar("check", "--format", "json", "job.yaml", "missing.yaml", cwd=tmp_path)
+    assert json_run.returncode == 2
+    report = json.loads(json_run.stdout)
+    assert [item["file"] for item in report["errors"]] == ["missing.yaml"]
+    assert [item["rule"] for item in report["findings"]] == ["NC001"]
+    sarif_run = nativecar("check", "--format", "sarif", "job.yaml", "missing.yaml", cwd=tmp_path)
+    log = json.loads(sarif_run.stdout)
+    validate_sarif(log)
+    assert sorted(entry["ruleId"] for entry in log["runs"][0]["results"]) == ["NC000", "NC001"]
+
+
+def test_a_kustomization_that_cannot_be_resolved_leaves_the_rest_checked(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "Kustomization").write_text("resources: [\n")  # no .yaml suffix: read only as a kustomization
+    (tmp_path / "job.yaml").write_bytes((RULES / "NC001-fire.yaml").read_bytes())
+    result = nativecar("check", "--format", "json", ".", cwd=tmp_path)
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert [item["rule"] for item in report["findings"]] == ["NC001"]
+    [error] = report["errors"]
+    assert (error["file"], error["line"], error["column"]) == ("base/Kustomization", *yaml_error_at("resources: [\n"))
+    assert f"{error['file']}:{error['line']}:{error['column']}: {error['message']}" in result.stderr.splitlines()
+
+
+def test_rules_explains_nc000_without_listing_it() -> None:
+    explained = nativecar("rules", "NC000", cwd=ROOT)
+    assert explained.returncode == 0 and explained.stdout.startswith("NC000 invalid-input (error)")
+    assert "NC000" not in nativecar("rules", cwd=ROOT).stdout
