@@ -4,21 +4,24 @@ Each formatter takes the findings of every file (`(file name, findings)` pairs) 
 text for stdout; the machine formats (`FORMATS`) also take the inputs that could not be checked
 (`BadInput`) and name them in the same document: json in its `errors`, sarif as results of the
 pseudo-rule NC000 (`rules.INVALID_INPUT`) and as tool execution notifications, github as `::error`
-lines. SARIF gives file URIs relative to the repository root (the nearest directory with `.git`,
-else the working directory), as GitHub code scanning wants them.
+lines. SARIF and github name each file relative to the root of the repository that holds it (the
+nearest directory upwards with `.git`), else to the working directory, wherever the run started,
+as GitHub code scanning and workflow annotations match them (`Places`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import quote
 
 from nativecar import __version__
 from nativecar.changes import Change
 from nativecar.documents import InputError
-from nativecar.report import visible
+from nativecar.report import STDIN_NAME, visible
 from nativecar.rules import INVALID_INPUT, Rule, rules
 
 Findings = list[tuple[str, list[Change]]]
@@ -104,25 +107,35 @@ def as_json(findings: Findings, bad: list[BadInput] | None = None) -> str:
     return json.dumps({"findings": records, "errors": errors}, indent=2)
 
 
-def sarif(findings: Findings, bad: list[BadInput] | None = None, root: Path | None = None) -> str:
+def sarif(findings: Findings, bad: list[BadInput] | None = None, cwd: Path | None = None) -> str:
     """A SARIF 2.1.0 log that GitHub code scanning accepts: a result per finding, and per input
     that could not be checked a result of NC000 and a tool execution notification
-    (`executionSuccessful` is then false)."""
-    root = (root or repository_root()).resolve()
+    (`executionSuccessful` is then false).
+
+    A file's URI is relative (percent-encoded), with the `uriBaseId` of the root it is relative to
+    (`Places`; `originalUriBaseIds` gives each root's absolute URI): `%SRCROOT%` for the first root
+    met, `%SRCROOT2%`... for the others. A file outside every repository and the working directory
+    gets an absolute `file:` URI and no `uriBaseId` (SARIF §3.4.4 allows a base only for a relative
+    URI); standard input is `stdin`."""
     bad = bad or []
     catalogue = [INVALID_INPUT, *rules()]
     index = {rule.id: position for position, rule in enumerate(catalogue)}
+    places = Places(cwd)
+    bases: dict[Path, str] = {}
+
+    def artifact(name: str) -> dict:
+        place = places(name)
+        if place.root is None:
+            path = Path(place.path)
+            return {"uri": path.as_uri() if path.is_absolute() else quote(os.fsencode(place.path))}
+        base = bases.setdefault(place.root, f"%SRCROOT{len(bases) + 1 if bases else ''}%")
+        return {"uri": quote(os.fsencode(place.path)), "uriBaseId": base}
 
     def location(name: str, line: int, column: int) -> dict:
         region = {"startLine": max(line, 1)}
         if column:
             region["startColumn"] = column
-        return {
-            "physicalLocation": {
-                "artifactLocation": {"uri": _relative_uri(name, root), "uriBaseId": "%SRCROOT%"},
-                "region": region,
-            }
-        }
+        return {"physicalLocation": {"artifactLocation": artifact(name), "region": region}}
 
     results = []
     for name, items in findings:
@@ -172,12 +185,21 @@ def sarif(findings: Findings, bad: list[BadInput] | None = None, root: Path | No
                     }
                 },
                 "invocations": [invocation],
-                "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri() + "/"}},
+                "originalUriBaseIds": {base: {"uri": _directory_uri(root)} for root, base in bases.items()},
+                "columnKind": "unicodeCodePoints",  # libyaml counts characters, not UTF-16 units
                 "results": results,
             }
         ],
     }
+    if not bases:
+        del log["runs"][0]["originalUriBaseIds"]
     return json.dumps(log, indent=2)
+
+
+def _directory_uri(directory: Path) -> str:
+    """A directory's absolute `file:` URI, ending in `/` as a base URI must (SARIF §3.14.14)."""
+    uri = directory.as_uri()
+    return uri if uri.endswith("/") else uri + "/"
 
 
 def _sarif_rule(rule: Rule) -> dict:
@@ -192,37 +214,68 @@ def _sarif_rule(rule: Rule) -> dict:
     }
 
 
-def _relative_uri(name: str, root: Path) -> str:
-    if name == "<stdin>":
-        return "stdin"
-    path = Path(name).resolve()
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
+class Place(NamedTuple):
+    """Where a file is for GitHub: `path` (POSIX separators) relative to `root`, the root of the
+    repository that holds the file, else the working directory if that holds it; else `root` is
+    None and `path` absolute (or `stdin`)."""
+
+    root: Path | None
+    path: str
 
 
-def repository_root(start: Path | None = None) -> Path:
-    """The nearest directory upwards with `.git`, else the working directory."""
-    here = (start or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        if (directory / ".git").exists():
-            return directory
-    return here
+class Places:
+    """Each file's `Place`, found from the file, not from where the run started: a run from
+    another directory names the files of a repository as a run from its root does.
+
+    A repository's root is the nearest directory upwards with `.git` (a directory, or the file
+    a worktree or submodule has there), looked for on the path as it was named, not with
+    symbolic links resolved: a linked directory of the repository is where the repository has it.
+    """
+
+    def __init__(self, cwd: Path | None = None) -> None:
+        self.cwd = Path(os.path.normpath(Path.cwd() / (cwd or "")))
+        self._roots: dict[Path, Path | None] = {}
+
+    def __call__(self, name: str) -> Place:
+        if name == STDIN_NAME:
+            return Place(None, "stdin")
+        path = Path(os.path.normpath(self.cwd / name))  # `..` taken away lexically, links kept
+        root = self._repository(path)
+        if root is None and path.is_relative_to(self.cwd):
+            root = self.cwd
+        if root is None:
+            return Place(None, path.as_posix())
+        return Place(root, path.relative_to(root).as_posix())
+
+    def _repository(self, path: Path) -> Path | None:
+        walked: list[Path] = []
+        found: Path | None = None
+        for directory in (path, *path.parents):
+            if directory in self._roots:
+                found = self._roots[directory]
+                break
+            walked.append(directory)
+            if (directory / ".git").exists():
+                found = directory
+                break
+        for directory in walked:
+            self._roots[directory] = found
+        return found
 
 
-def github(findings: Findings, bad: list[BadInput] | None = None, root: Path | None = None) -> str:
+def github(findings: Findings, bad: list[BadInput] | None = None, cwd: Path | None = None) -> str:
     """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=T::message`, with
-    F relative to the repository root, where GitHub looks for it. The inputs that could not be
-    checked come first (GitHub shows only the first ten errors of a step), titled NC000."""
-    root = (root or repository_root()).resolve()
+    F relative to the root of the repository that holds the file (`Places`), where GitHub looks
+    for it. The inputs that could not be checked come first (GitHub shows only the first ten
+    errors of a step), titled NC000."""
+    places = Places(cwd)
     lines = []
     for item in bad or []:
-        where = (("file", _relative_uri(item.file, root)), ("line", item.line), ("col", item.column))
+        where = (("file", places(item.file).path), ("line", item.line), ("col", item.column))
         title = ("title", f"{INVALID_INPUT.id} {INVALID_INPUT.name}")
         lines.append(_command("error", (*where, title) if item.file is not None else (title,), item.message))
     for name, items in findings:
-        relative = _relative_uri(name, root)
+        relative = places(name).path
         for finding in items:
             properties = (
                 ("file", relative),

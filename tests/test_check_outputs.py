@@ -7,9 +7,11 @@ bad input's line and column must be comes from PyYAML's own error, not from nati
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -161,3 +163,119 @@ def test_rules_explains_nc000_without_listing_it() -> None:
     explained = nativecar("rules", "NC000", cwd=ROOT)
     assert explained.returncode == 0 and explained.stdout.startswith("NC000 invalid-input (error)")
     assert "NC000" not in nativecar("rules", cwd=ROOT).stdout
+
+
+# -- file locations GitHub can match -----------------------------------------------------------------
+
+
+def artifact_locations(log: dict) -> list[dict]:
+    """Every artifactLocation of a SARIF log's results and notifications."""
+    [run] = log["runs"]
+    notifications = [
+        item for invocation in run["invocations"] for item in invocation.get("toolExecutionNotifications", [])
+    ]
+    return [
+        location["physicalLocation"]["artifactLocation"]
+        for entry in [*run["results"], *notifications]
+        for location in entry["locations"]
+    ]
+
+
+def assert_uris_resolve(log: dict) -> None:
+    """SARIF §3.4.4 and the Multitool's SARIF1004: a uriBaseId only with a relative URI, naming a
+    base in originalUriBaseIds whose URI is absolute and ends with a slash."""
+    bases = log["runs"][0].get("originalUriBaseIds", {})
+    for base in bases.values():
+        assert base["uri"].startswith("file:///") and base["uri"].endswith("/"), base
+    for location in artifact_locations(log):
+        if "uriBaseId" in location:
+            assert urlsplit(location["uri"]).scheme == "" and not location["uri"].startswith("/"), location
+            assert location["uriBaseId"] in bases, location
+
+
+def sarif_files(log: dict) -> set[str]:
+    return {unquote(location["uri"]) for location in artifact_locations(log)}
+
+
+def github_files(output: str) -> set[str]:
+    return {re.match(r"::\w+ file=([^,]*),", line)[1] for line in output.splitlines()}
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    """A repository (its `.git` is all a run looks at) with a manifest that has findings and one
+    that is not YAML, under a directory whose name needs percent-encoding in a URI."""
+    repo = tmp_path / "repo"
+    manifests = repo / "k8s" / "prod ü"
+    manifests.mkdir(parents=True)
+    (repo / ".git").mkdir()
+    (manifests / "job.yaml").write_bytes((RULES / "NC001-fire.yaml").read_bytes())
+    (manifests / "broken.yaml").write_text(BROKEN)
+    (tmp_path / "elsewhere").mkdir()
+    return repo
+
+
+def test_sarif_and_github_name_files_from_their_repository_wherever_the_run_starts(repository: Path) -> None:
+    expected = {"k8s/prod ü/job.yaml", "k8s/prod ü/broken.yaml"}
+    runs = [
+        (repository, "k8s"),
+        (repository / "k8s" / "prod ü", "."),
+        (repository.parent / "elsewhere", "../repo/k8s"),
+        (repository.parent / "elsewhere", str(repository / "k8s")),
+    ]
+    for cwd, path in runs:
+        sarif = nativecar("check", "--format", "sarif", path, cwd=cwd)
+        assert sarif.returncode == 2, sarif.stderr
+        log = json.loads(sarif.stdout)
+        validate_sarif(log)
+        assert_uris_resolve(log)
+        assert sarif_files(log) == expected, (cwd, path)
+        assert {location["uriBaseId"] for location in artifact_locations(log)} == {"%SRCROOT%"}
+        assert log["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == repository.as_uri() + "/"
+        github = nativecar("check", "--format", "github", path, cwd=cwd)
+        assert github.returncode == 2 and github_files(github.stdout) == expected, (cwd, path)
+
+
+def test_each_file_is_relative_to_its_own_repository(repository: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"  # a worktree or submodule: `.git` is a file
+    other.mkdir()
+    (other / ".git").write_text("gitdir: /somewhere/else\n")
+    (other / "pod.yaml").write_bytes((RULES / "NC001-fire.yaml").read_bytes())
+    result = nativecar("check", "--format", "sarif", "k8s", str(other / "pod.yaml"), cwd=repository)
+    log = json.loads(result.stdout)
+    validate_sarif(log)
+    assert_uris_resolve(log)
+    bases = {base: entry["uri"] for base, entry in log["runs"][0]["originalUriBaseIds"].items()}
+    placed = {(unquote(location["uri"]), bases[location["uriBaseId"]]) for location in artifact_locations(log)}
+    assert placed == {
+        ("k8s/prod ü/job.yaml", repository.as_uri() + "/"),
+        ("k8s/prod ü/broken.yaml", repository.as_uri() + "/"),
+        ("pod.yaml", other.as_uri() + "/"),
+    }
+    github = nativecar("check", "--format", "github", "k8s", str(other / "pod.yaml"), cwd=repository)
+    assert "pod.yaml" in github_files(github.stdout)
+
+
+def outside_any_repository(path: Path) -> bool:
+    return not any((directory / ".git").exists() for directory in (path, *path.parents))
+
+
+def test_outside_any_repository_files_are_relative_to_the_working_directory_or_absolute(tmp_path: Path) -> None:
+    if not outside_any_repository(tmp_path):
+        pytest.skip(f"{tmp_path} is inside a repository")
+    (tmp_path / "here").mkdir()
+    (tmp_path / "there").mkdir()
+    (tmp_path / "here" / "job.yaml").write_bytes((RULES / "NC001-fire.yaml").read_bytes())
+    (tmp_path / "there" / "job.yaml").write_bytes((RULES / "NC001-fire.yaml").read_bytes())
+    result = nativecar("check", "--format", "sarif", "job.yaml", "../there/job.yaml", cwd=tmp_path / "here")
+    log = json.loads(result.stdout)
+    validate_sarif(log)
+    assert_uris_resolve(log)
+    locations = sorted(artifact_locations(log), key=lambda location: location["uri"])
+    assert locations == [
+        {"uri": (tmp_path / "there" / "job.yaml").as_uri()},  # an absolute URI and no uriBaseId
+        {"uri": "job.yaml", "uriBaseId": "%SRCROOT%"},
+    ]
+    assert log["runs"][0]["originalUriBaseIds"] == {"%SRCROOT%": {"uri": (tmp_path / "here").as_uri() + "/"}}
+    github = nativecar("check", "--format", "github", "job.yaml", "../there/job.yaml", cwd=tmp_path / "here")
+    assert github_files(github.stdout) == {"job.yaml", str(tmp_path / "there" / "job.yaml")}

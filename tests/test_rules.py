@@ -185,7 +185,7 @@ def test_rules_command_lists_and_explains() -> None:
 
 def test_github_annotations_escape_what_they_must() -> None:
     finding = Change("job/a,b", "50% done\r\nnext: x, y", "finding", 3, 7, rule="NC001", severity="error")
-    line = formats.github([("dir/a:b,c.yaml", [finding])], root=Path.cwd())
+    line = formats.github([("dir/a:b,c.yaml", [finding])])
     assert line == (
         "::error file=dir/a%3Ab%2Cc.yaml,line=3,col=7,title=NC001 job/a%2Cb::job/a,b: 50%25 done%0D%0Anext: x, y"
     )
