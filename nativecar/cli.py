@@ -295,6 +295,10 @@ def check(
             "--format", "-f", help="text (grouped by file), json, sarif (2.1.0) or github (workflow annotations)."
         ),
     ] = "text",
+    fail_on: Annotated[
+        str,
+        typer.Option("--fail-on", help="Exit 1 when a finding is at least this severe: error, warning or info."),
+    ] = "error",
     kube_version: KubeVersion = None,
     sidecar: Sidecar = None,
     feature_gates: FeatureGates = None,
@@ -305,8 +309,10 @@ def check(
     """Report what stands between the manifests and working native sidecars; never writes.
 
     Findings go to stdout with their file, line and column; `nativecar rules` explains each.
-    Exit code 1 when any finding is an error, 2 for bad usage or bad input.
+    Exit code 1 when a finding is at least as severe as --fail-on (an error, by default), 2 for
+    bad usage or bad input (the other inputs' findings are still reported).
     """
+    from nativecar.changes import SEVERITIES
     from nativecar.report import Report
     from nativecar.runner import run_check
 
@@ -315,8 +321,11 @@ def check(
         settings = build_settings(kube_version, sidecar, feature_gates, quiet, config, vendor_version)
         if output_format not in ("text", "json", "sarif", "github"):
             raise UsageError(f"--format must be text, json, sarif or github, not {output_format!r}")
+        threshold = next((severity for severity in SEVERITIES if severity == fail_on.lower()), None)
+        if threshold is None:
+            raise UsageError(f"--fail-on must be error, warning or info, not {fail_on!r}")
     report.quiet = settings.quiet
-    raise typer.Exit(run_check(paths or [], settings, output_format, report))
+    raise typer.Exit(run_check(paths or [], settings, output_format, report, fail_on=threshold))
 
 
 @app.command()

@@ -279,3 +279,34 @@ def test_outside_any_repository_files_are_relative_to_the_working_directory_or_a
     assert log["runs"][0]["originalUriBaseIds"] == {"%SRCROOT%": {"uri": (tmp_path / "here").as_uri() + "/"}}
     github = nativecar("check", "--format", "github", "job.yaml", "../there/job.yaml", cwd=tmp_path / "here")
     assert github_files(github.stdout) == {"job.yaml", str(tmp_path / "there" / "job.yaml")}
+
+
+# -- --fail-on --------------------------------------------------------------------------------------
+
+ORDER = ["info", "warning", "error"]
+
+
+@pytest.mark.parametrize("threshold", ["error", "Warning", "INFO"])
+def test_fail_on_sets_the_least_severity_that_fails_the_run(threshold: str) -> None:
+    cases = ["NC001-fire.yaml", "NC002-fire.yaml", "NC013-fire.yaml", "NC001-quiet.yaml"]
+    seen = set()
+    for name in cases:
+        result = nativecar("check", "--format", "json", "--fail-on", threshold, str(RULES / name), cwd=ROOT)
+        severities = {finding["severity"] for finding in json.loads(result.stdout)["findings"]}
+        seen |= severities
+        failing = any(ORDER.index(severity) >= ORDER.index(threshold.lower()) for severity in severities)
+        assert result.returncode == (1 if failing else 0), (name, severities, result.stderr)
+    assert seen == set(ORDER)  # the cases hold every severity, so each threshold is tested both ways
+
+
+def test_fail_on_applies_to_text_and_never_hides_a_bad_input(mixed: Path) -> None:
+    warnings_only = str(RULES / "NC002-fire.yaml")
+    assert nativecar("check", warnings_only, cwd=ROOT).returncode == 0
+    assert nativecar("check", "--fail-on", "warning", warnings_only, cwd=ROOT).returncode == 1
+    assert nativecar("check", "--fail-on", "info", ".", cwd=mixed).returncode == 2
+
+
+def test_fail_on_refuses_an_unknown_severity() -> None:
+    result = nativecar("check", "--fail-on", "fatal", str(RULES / "NC001-fire.yaml"), cwd=ROOT)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--fail-on must be error, warning or info, not 'fatal'" in result.stderr
