@@ -397,10 +397,19 @@ def krm(
 
 
 @app.command()
-def rules(rule: Annotated[str | None, typer.Argument(help="Explain this rule (id or name).")] = None) -> None:
+def rules(
+    rule: Annotated[str | None, typer.Argument(help="Explain this rule (id or name).")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print every rule's explanation as Markdown (docs/rules.md).")
+    ] = False,
+) -> None:
     """List the rules `check` applies, or explain one."""
+    from nativecar.rules import markdown as page
     from nativecar.rules import rules as catalogue
 
+    if markdown:
+        print(page(), end="")
+        return
     known = catalogue()
     if rule is None:
         for item in known:

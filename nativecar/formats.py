@@ -169,6 +169,11 @@ def sarif(findings: Findings, bad: list[BadInput] | None = None, cwd: Path | Non
                 "associatedRule": {"id": INVALID_INPUT.id, "index": index[INVALID_INPUT.id]},
             }
         )
+    urls = project_urls()
+    driver: dict = {"name": "nativecar", "version": __version__}
+    if "Repository" in urls:
+        driver["informationUri"] = urls["Repository"]
+    driver["rules"] = [_sarif_rule(rule, urls) for rule in catalogue]
     invocation: dict = {"executionSuccessful": not bad}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
@@ -177,13 +182,7 @@ def sarif(findings: Findings, bad: list[BadInput] | None = None, cwd: Path | Non
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "nativecar",
-                        "version": __version__,
-                        "rules": [_sarif_rule(rule) for rule in catalogue],
-                    }
-                },
+                "tool": {"driver": driver},
                 "invocations": [invocation],
                 "originalUriBaseIds": {base: {"uri": _directory_uri(root)} for root, base in bases.items()},
                 "columnKind": "unicodeCodePoints",  # libyaml counts characters, not UTF-16 units
@@ -202,8 +201,8 @@ def _directory_uri(directory: Path) -> str:
     return uri if uri.endswith("/") else uri + "/"
 
 
-def _sarif_rule(rule: Rule) -> dict:
-    return {
+def _sarif_rule(rule: Rule, urls: dict[str, str]) -> dict:
+    described = {
         "id": rule.id,
         "name": "".join(part.title() for part in rule.name.split("-")),
         "shortDescription": {"text": rule.summary},
@@ -212,6 +211,23 @@ def _sarif_rule(rule: Rule) -> dict:
         "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
         "properties": {"tags": ["kubernetes", "sidecar"]},
     }
+    if "Rules" in urls:
+        described["helpUri"] = f"{urls['Rules']}#{rule.id.lower()}"  # docs/rules.md's heading `## NC001`
+    return described
+
+
+def project_urls() -> dict[str, str]:
+    """The `[project.urls]` of pyproject.toml (label -> URL) as the installed package's metadata
+    holds them: `Repository` is the driver's `informationUri`, `Rules` (docs/rules.md, made by
+    `nativecar rules --markdown`) the base of each rule's `helpUri`. Empty when nativecar runs
+    from a source tree that was never installed; the log then goes without them."""
+    from importlib import metadata
+
+    try:
+        entries = metadata.metadata("nativecar").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    return dict(entry.split(", ", 1) for entry in entries if ", " in entry)
 
 
 class Place(NamedTuple):

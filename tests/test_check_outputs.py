@@ -310,3 +310,35 @@ def test_fail_on_refuses_an_unknown_severity() -> None:
     result = nativecar("check", "--fail-on", "fatal", str(RULES / "NC001-fire.yaml"), cwd=ROOT)
     assert result.returncode == 2 and result.stdout == ""
     assert "--fail-on must be error, warning or info, not 'fatal'" in result.stderr
+
+
+# -- where a rule is explained ---------------------------------------------------------------------
+
+
+def test_sarif_rules_link_their_section_of_docs_rules_md() -> None:
+    import tomllib
+
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]
+    result = nativecar("check", "--format", "sarif", str(RULES / "NC001-fire.yaml"), cwd=ROOT)
+    log = json.loads(result.stdout)
+    validate_sarif(log)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"] == urls["Repository"]
+    assert urls["Rules"].startswith(urls["Repository"] + "/") and urls["Rules"].endswith("/docs/rules.md")
+    headings = set(re.findall(r"^## (NC\d{3})$", (ROOT / "docs" / "rules.md").read_text(encoding="utf-8"), re.M))
+    ids = [rule["id"] for rule in driver["rules"]]
+    assert set(ids) == headings and "NC000" in ids
+    for rule in driver["rules"]:
+        assert rule["helpUri"] == f"{urls['Rules']}#{rule['id'].lower()}"  # GitHub's anchor of `## NC001`
+
+
+def test_docs_rules_md_is_what_nativecar_rules_prints() -> None:
+    printed = nativecar("rules", "--markdown", cwd=ROOT)
+    assert printed.returncode == 0
+    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == printed.stdout, (
+        "docs/rules.md is stale: nativecar rules --markdown > docs/rules.md"
+    )
+    for line in nativecar("rules", cwd=ROOT).stdout.splitlines():
+        rule = line.split()[0]
+        explained = nativecar("rules", rule, cwd=ROOT).stdout.split("\n", 2)[2].strip()
+        assert f"## {rule}\n" in printed.stdout and explained in printed.stdout

@@ -111,6 +111,29 @@ def rules() -> list[Rule]:
     return [module.RULE for module in modules()]
 
 
+def markdown() -> str:
+    """docs/rules.md: a table of the rules, then a section per rule (`## NC001`, so its anchor is
+    `#nc001`, which SARIF's `helpUri` points at) with what `nativecar rules ID` prints; NC000 last."""
+    lines = [
+        "# The rules of `nativecar check`",
+        "",
+        "<!-- Made by `nativecar rules --markdown > docs/rules.md` from nativecar/rules/: edit the rules there. -->",
+        "",
+        "`nativecar rules ID` prints the same text. A workload opts out of rules with the annotation",
+        '`nativecar.io/ignore: "NC007,NC012"` (or `all`) on its own metadata or its pod template\'s.',
+        "",
+        "| Rule | Name | Severity | Summary |",
+        "|---|---|---|---|",
+    ]
+    catalogue = [*rules(), INVALID_INPUT]
+    for rule in catalogue:
+        summary = rule.summary.replace("|", "\\|")
+        lines.append(f"| [{rule.id}](#{rule.id.lower()}) | `{rule.name}` | {rule.severity} | {summary} |")
+    for rule in catalogue:
+        lines += ["", f"## {rule.id}", "", f"`{rule.name}` ({rule.severity}): {rule.summary}.", "", rule.doc]
+    return "\n".join(lines) + "\n"
+
+
 Locate = Callable[[Any, Any, Pod], tuple[int, int]]
 
 
