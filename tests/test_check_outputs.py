@@ -342,3 +342,96 @@ def test_docs_rules_md_is_what_nativecar_rules_prints() -> None:
         rule = line.split()[0]
         explained = nativecar("rules", rule, cwd=ROOT).stdout.split("\n", 2)[2].strip()
         assert f"## {rule}\n" in printed.stdout and explained in printed.stdout
+
+
+# -- GitHub: workflow commands and the README's workflow -------------------------------------------
+
+# A workflow command as @actions/core writes one (toCommandValue, escapeData, escapeProperty): in a
+# property value `%`, CR, LF, `:` and `,` are escaped; in the message `%`, CR and LF.
+PROPERTY = r"(?:[^%,:\r\n]|%25|%0D|%0A|%3A|%2C)*"
+DATA = r"(?:[^%\r\n]|%25|%0D|%0A)*"
+COMMAND = re.compile(rf"::(error|warning|notice) file=({PROPERTY}),line=(\d+),col=(\d+),title=({PROPERTY})::({DATA})")
+
+
+def unescape(value: str) -> str:
+    for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        value = value.replace(escaped, raw)
+    return value
+
+
+def test_github_lines_are_workflow_commands_with_what_they_hold_escaped(tmp_path: Path) -> None:
+    job = (RULES / "NC001-fire.yaml").read_text(encoding="utf-8")
+    named = re.sub(r"(?m)^  name: .*$", '  name: "a,b: 100%"', job, count=1)
+    assert named != job
+    (tmp_path / "job, 100%: v2.yaml").write_text(named)
+    (tmp_path / "broken, 50%.yaml").write_text(BROKEN)
+    result = nativecar("check", "--format", "github", ".", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout.endswith("\n")
+    commands = [COMMAND.fullmatch(line) for line in result.stdout.splitlines()]
+    assert commands and all(commands), result.stdout
+    seen = {unescape(command[2]): command for command in commands}
+    assert set(seen) == {"job, 100%: v2.yaml", "broken, 50%.yaml"}
+    bad = seen["broken, 50%.yaml"]
+    assert (bad[1], int(bad[3]), int(bad[4]), unescape(bad[5])) == (
+        "error",
+        *yaml_error_at(BROKEN),
+        "NC000 invalid-input",
+    )
+    finding = seen["job, 100%: v2.yaml"]
+    assert unescape(finding[5]).startswith("NC001 job/a,b: 100%") and unescape(finding[6]).startswith("job/a,b: 100%: ")
+
+
+def readme_workflow() -> dict:
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### GitHub Actions\n", 1)[1]
+    return yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.DOTALL)[1])
+
+
+def run_step(script: str, workspace: Path, output: Path, env: dict[str, str] | None = None) -> int:
+    """A `run:` step as GitHub runs it on Linux: `bash --noprofile --norc -eo pipefail {0}`."""
+    (workspace / ".step.sh").write_text(script)
+    environment = {"PATH": f"{EXECUTABLE.parent}:/usr/bin:/bin", "GITHUB_OUTPUT": str(output), **(env or {})}
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", ".step.sh"], cwd=workspace, env=environment, timeout=120
+    )
+    return done.returncode
+
+
+@pytest.mark.parametrize(("manifests", "status"), [(["NC001-quiet.yaml"], 0), (["NC001-fire.yaml"], 1), ([], 2)])
+def test_readme_workflow_uploads_the_sarif_whatever_check_found_then_fails_as_check_did(
+    tmp_path: Path, manifests: list[str], status: int
+) -> None:
+    [job] = readme_workflow()["jobs"].values()
+    steps = job["steps"]
+    [check] = [step for step in steps if "nativecar check --format sarif" in step.get("run", "")]
+    [upload] = [step for step in steps if step.get("uses", "").startswith("github/codeql-action/upload-sarif@")]
+    last = steps[-1]
+    assert steps.index(check) < steps.index(upload) < steps.index(last) and "run" in last
+    assert job["permissions"]["security-events"] == "write"
+    # The upload runs after a failed step too, though here no step fails before it.
+    assert re.fullmatch(r"\$\{\{ *(!cancelled\(\)|always\(\)) *\}\}", upload["if"])
+
+    workspace = tmp_path / "repo"
+    (workspace / "k8s").mkdir(parents=True)
+    (workspace / ".git").mkdir()
+    for name in manifests:
+        (workspace / "k8s" / name).write_bytes((RULES / name).read_bytes())
+    if status == 2:
+        (workspace / "k8s" / "broken.yaml").write_text(BROKEN)
+    output = tmp_path / "github_output"
+    output.write_text("")
+    assert run_step(check["run"], workspace, output) == 0  # the step passes: the upload still runs
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    sarif = json.loads((workspace / upload["with"]["sarif_file"]).read_text(encoding="utf-8"))
+    validate_sarif(sarif)
+    assert {entry["ruleId"] for entry in sarif["runs"][0]["results"]} == [set(), {"NC001"}, {"NC000"}][status]
+
+    condition = re.fullmatch(rf"\$\{{\{{ *steps\.{check['id']}\.outputs\.(\w+) != '0' *\}}\}}", last["if"])
+    assert condition, last["if"]
+    saved = outputs[condition[1]]
+    assert saved == str(status)
+    if saved != "0":  # the step's `if` holds, so it runs with its env filled in
+        env = {
+            key: re.sub(r"\$\{\{ *steps\.\w+\.outputs\.(\w+) *\}\}", lambda found: outputs[found[1]], value)
+            for key, value in last.get("env", {}).items()
+        }
+        assert run_step(last["run"], workspace, output, env) == status
