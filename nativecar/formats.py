@@ -109,8 +109,8 @@ def as_json(findings: Findings, bad: list[BadInput] | None = None) -> str:
 
 def sarif(findings: Findings, bad: list[BadInput] | None = None, cwd: Path | None = None) -> str:
     """A SARIF 2.1.0 log that GitHub code scanning accepts: a result per finding, and per input
-    that could not be checked a result of NC000 and a tool execution notification
-    (`executionSuccessful` is then false).
+    that could not be checked a tool execution notification (`executionSuccessful` is then false)
+    and, when it names a file, a result of NC000 there.
 
     A file's URI is relative (percent-encoded), with the `uriBaseId` of the root it is relative to
     (`Places`; `originalUriBaseIds` gives each root's absolute URI): `%SRCROOT%` for the first root
@@ -152,15 +152,16 @@ def sarif(findings: Findings, bad: list[BadInput] | None = None, cwd: Path | Non
     notifications = []
     for item in bad:
         where = [location(item.file, item.line, item.column)] if item.file is not None else []
-        results.append(
-            {
-                "ruleId": INVALID_INPUT.id,
-                "ruleIndex": index[INVALID_INPUT.id],
-                "level": "error",
-                "message": {"text": item.message},
-                "locations": where,
-            }
-        )
+        if where:  # GitHub code scanning refuses a result without a location (its rule GH1015)
+            results.append(
+                {
+                    "ruleId": INVALID_INPUT.id,
+                    "ruleIndex": index[INVALID_INPUT.id],
+                    "level": "error",
+                    "message": {"text": item.message},
+                    "locations": where,
+                }
+            )
         notifications.append(
             {
                 "level": "error",

@@ -7,6 +7,7 @@ bad input's line and column must be comes from PyYAML's own error, not from nati
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -110,6 +111,17 @@ def test_sarif_reports_the_bad_file_as_an_nc000_result_and_a_failed_execution(mi
     [notification] = invocation["toolExecutionNotifications"]
     assert notification["level"] == "error" and notification["message"] == entry["message"]
     assert f"b-broken.yaml:{line}:{column}: {entry['message']['text']}" in result.stderr.splitlines()
+
+
+def test_sarif_names_an_error_without_a_file_in_a_notification_only() -> None:
+    from nativecar import formats
+
+    log = json.loads(formats.sarif([], [formats.BadInput(None, 0, 0, "the spool ran out of room")]))
+    validate_sarif(log)
+    [run] = log["runs"]
+    assert run["results"] == []  # GitHub refuses a result without a location
+    [notification] = run["invocations"][0]["toolExecutionNotifications"]
+    assert notification["message"]["text"] == "the spool ran out of room"
 
 
 def test_sarif_of_a_clean_run_says_the_execution_succeeded(tmp_path: Path) -> None:
@@ -279,6 +291,26 @@ def test_outside_any_repository_files_are_relative_to_the_working_directory_or_a
     assert log["runs"][0]["originalUriBaseIds"] == {"%SRCROOT%": {"uri": (tmp_path / "here").as_uri() + "/"}}
     github = nativecar("check", "--format", "github", "job.yaml", "../there/job.yaml", cwd=tmp_path / "here")
     assert github_files(github.stdout) == {"job.yaml", str(tmp_path / "there" / "job.yaml")}
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SARIF_MULTITOOL"),
+    reason="set SARIF_MULTITOOL to a Sarif.Multitool executable (npm: @microsoft/sarif-multitool)",
+)
+def test_sarif_multitool_finds_nothing_to_say(repository: Path, tmp_path: Path) -> None:
+    """Microsoft's validator, with GitHub's ingestion rules (Gh) beside the SARIF ones: the run that
+    wrote SARIF1004 before (from another directory) and a run with a bad file."""
+    logs = {
+        "from elsewhere": nativecar("check", "--format", "sarif", "../repo/k8s", cwd=repository.parent / "elsewhere"),
+        "from the root": nativecar("check", "--format", "sarif", "k8s", cwd=repository),
+    }
+    for name, result in logs.items():
+        path = tmp_path / f"{name}.sarif"
+        path.write_text(result.stdout)
+        command = [os.environ["SARIF_MULTITOOL"], "validate", "--rule-kind", "Sarif;Gh", "-o", f"{path}.out", str(path)]
+        checked = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        said = [line for line in checked.stdout.splitlines() if re.search(r": (error|warning|note) [A-Z]+\d+:", line)]
+        assert checked.returncode == 0 and said == [], (name, checked.stdout)
 
 
 # -- --fail-on --------------------------------------------------------------------------------------
