@@ -1,9 +1,10 @@
 """One run over many inputs, with the exit code it ends with.
 
-To stdout (and for `--check`, `--diff`, `check` and `explain`) every input is read and
-rewritten first, and bad input anywhere (an unreadable path, a YAML error, a duplicate key)
-means nothing at all is written, so a pipeline such as `nativecar migrate k8s/ | kubectl apply -f -`
-never applies half a stream. With `-i` each file stands alone, as in black and ruff: it is read,
+To stdout (and for `--check`, `--diff` and `explain`) every input is read and rewritten first,
+and bad input anywhere (an unreadable path, a YAML error, a duplicate key) means nothing at all is
+written, so a pipeline such as `nativecar migrate k8s/ | kubectl apply -f -` never applies half a
+stream. `check` writes a report, not manifests: it reports the good inputs' findings and names the
+bad inputs in the same report (`run_check`). With `-i` each file stands alone, as in black and ruff: it is read,
 rewritten, verified and written before the next is read, a bad file is named and left byte for
 byte as it was, the others are converted, and the exit code is 2.
 """
