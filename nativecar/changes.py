@@ -13,6 +13,7 @@ from typing import Any, Literal, NamedTuple
 
 Action = Literal["changed", "skipped", "warning", "finding"]
 Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")  # from the least to the most severe
 
 
 class Change(NamedTuple):

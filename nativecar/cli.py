@@ -381,6 +381,14 @@ def check(
             help="text (grouped by file), json, sarif (2.1.0) or github (workflow annotations).",
         ),
     ] = "text",
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            metavar="error|warning|info",
+            help="Exit 1 when a finding is at least this severe: error, warning or info.",
+        ),
+    ] = "error",
     kube_version: KubeVersion = None,
     sidecar: Sidecar = None,
     feature_gates: FeatureGates = None,
@@ -391,8 +399,10 @@ def check(
     """Report what stands between the manifests and working native sidecars; never writes.
 
     Findings go to stdout with their file, line and column; `nativecar rules` explains each.
-    Exit code 1 when any finding is an error, 2 for bad usage or bad input.
+    Exit code 1 when a finding is at least as severe as --fail-on (an error, by default), 2 for
+    bad usage or bad input (the other inputs' findings are still reported).
     """
+    from nativecar.changes import SEVERITIES
     from nativecar.report import Report
     from nativecar.runner import run_check
 
@@ -403,11 +413,12 @@ def check(
             kube_version, sidecar, feature_gates, quiet, config, vendor_version, exclude, no_gitignore
         )
         output_format = _choice("--format", output_format, ("text", "json", "sarif", "github"))
+        threshold = _choice("--fail-on", fail_on, SEVERITIES)
         paths = where.paths()
     report.quiet = settings.quiet
     _warn_sidecar_files(sidecar, report)
     with _stdout(output_file, report) as stdout:
-        code = run_check(paths, settings, output_format, report, stdout=stdout)
+        code = run_check(paths, settings, output_format, report, stdout=stdout, fail_on=threshold)
     raise typer.Exit(code)
 
 
@@ -496,16 +507,27 @@ def krm(
 
 
 @app.command()
-def rules(rule: Annotated[str | None, typer.Argument(help="Explain this rule (id or name).")] = None) -> None:
+def rules(
+    rule: Annotated[str | None, typer.Argument(help="Explain this rule (id or name).")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print every rule's explanation as Markdown (docs/rules.md).")
+    ] = False,
+) -> None:
     """List the rules `check` applies, or explain one."""
+    from nativecar.rules import markdown as page
     from nativecar.rules import rules as catalogue
 
+    if markdown:
+        print(page(), end="")
+        return
     known = catalogue()
     if rule is None:
         for item in known:
             print(f"{item.id}  {item.severity:<8} {item.name:<38} {item.summary}")
         return
-    match = next((item for item in known if rule in (item.id, item.name)), None)
+    from nativecar.rules import INVALID_INPUT  # what json, sarif and github call a bad input; not a rule to list
+
+    match = next((item for item in (*known, INVALID_INPUT) if rule in (item.id, item.name)), None)
     if match is None:
         print(f"error: no rule {rule!r}; `nativecar rules` lists them", file=sys.stderr)
         raise typer.Exit(2)

@@ -956,19 +956,25 @@ class Review(NamedTuple):
 
     findings: list[Finding]
     patch_files: set[str]
+    errors: list[InputError]
 
 
 def review(kustomizations: list[Path], read: Read) -> Review:
     """What `nativecar check` reports about the kustomize trees of its inputs, as they are: each
     strategic-merge entry that sets a native sidecar under `containers` (`migrate` with the tree
     moves it), each patch that does not apply, and each pod a patch leaves with a problem the API
-    rejects (`api_problems`), at the patch. A kustomization that cannot be read raises `InputError`.
+    rejects (`api_problems`), at the patch. A kustomization that cannot be resolved is an error in
+    `Review.errors` (each once, though several overlays share its base); the others are reviewed.
     """
     tree = _Tree(read, read, reviewing=True)
+    errors: dict[str, InputError] = {}
     for path in kustomizations:
-        tree.resolve(path)
+        try:
+            tree.resolve(path)
+        except InputError as error:
+            errors.setdefault(str(error), error)
     findings = sorted(set(tree.findings), key=lambda finding: (finding.path, finding.line, finding.column))
-    return Review(findings, _patch_files(tree))
+    return Review(findings, _patch_files(tree), list(errors.values()))
 
 
 def _patch_files(tree: _Tree) -> set[str]:

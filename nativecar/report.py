@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from nativecar.changes import Change
+from nativecar.changes import SEVERITIES, Change, Severity
 from nativecar.documents import InputError
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class Report:
     skipped: int = 0
     warnings: int = 0
     left: int = 0
+    bad: list[InputError | str] = field(default_factory=list)  # what `error` was told, for machine formats
 
     def __post_init__(self) -> None:
         if self.colour is None:
@@ -62,6 +63,7 @@ class Report:
     def error(self, error: InputError | str) -> None:
         """Bad input or usage: always shown, even with --quiet."""
         self.errors += 1
+        self.bad.append(error)
         self._print(f"{error}" if isinstance(error, InputError) else f"error: {error}", "bold red")
 
     def warning(self, message: str) -> None:
@@ -119,15 +121,20 @@ class Report:
                     style = {"error": "red", "warning": "yellow"}.get(change.severity, "cyan")
                     self._print(f"{name}{where}: {change.severity} {change.rule}: {workload}: {change.message}", style)
 
-    def findings(self, found: list[Change], files: int) -> int:
-        """The closing line of `check`, and its exit code: 1 when any finding is an error."""
+    def findings(self, found: list[Change], files: int, fail_on: Severity = "error") -> int:
+        """The closing line of `check`, and its exit code: 2 when an input was bad (its findings
+        are missing), else 1 when any finding is at or above the severity `fail_on`."""
         counts = {
             severity: sum(1 for f in found if f.severity == severity) for severity in ("error", "warning", "info")
         }
         if not self.quiet:
             parts = [_count(counts[severity], severity) for severity in counts if counts[severity]]
-            self._print(f"{', '.join(parts) or 'no findings'} in {_count(files, 'file')}.", "bold")
-        return 1 if counts["error"] else 0
+            bad = f"; {_count(self.errors, 'bad input')}, named above" if self.errors else ""
+            self._print(f"{', '.join(parts) or 'no findings'} in {_count(files, 'file')}{bad}.", "bold")
+        if self.errors:
+            return 2
+        threshold = SEVERITIES.index(fail_on)
+        return 1 if any(SEVERITIES.index(f.severity) >= threshold for f in found) else 0
 
     def summary(self) -> None:
         """The closing line, black-style.

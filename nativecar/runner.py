@@ -1,9 +1,10 @@
 """One run over many inputs, with the exit code it ends with.
 
-To stdout (and for `--check`, `--diff`, `check` and `explain`) every input is read and
-rewritten first, and bad input anywhere (an unreadable path, a YAML error, a duplicate key)
-means nothing at all is written, so a pipeline such as `nativecar migrate k8s/ | kubectl apply -f -`
-never applies half a stream. With `-i` each file stands alone, as in black and ruff: it is read,
+To stdout (and for `--check`, `--diff` and `explain`) every input is read and rewritten first,
+and bad input anywhere (an unreadable path, a YAML error, a duplicate key) means nothing at all is
+written, so a pipeline such as `nativecar migrate k8s/ | kubectl apply -f -` never applies half a
+stream. `check` writes a report, not manifests: it reports the good inputs' findings and names the
+bad inputs in the same report (`run_check`). With `-i` each file stands alone, as in black and ruff: it is read,
 rewritten, verified and written before the next is read, a bad file is named and left byte for
 byte as it was, the others are converted, and the exit code is 2.
 """
@@ -26,7 +27,7 @@ from typing import IO, Any, BinaryIO, NamedTuple, TypeVar
 from yaml.nodes import ScalarNode
 
 from nativecar import engine, files, kustomize, workloads
-from nativecar.changes import Change
+from nativecar.changes import Change, Severity
 from nativecar.diffs import StreamDiff
 from nativecar.documents import BOM, InputError, Source, decode, documents, encode, segments
 from nativecar.model import build
@@ -279,6 +280,15 @@ def _gather(
 ) -> list[tuple[files.Input, T]] | None:
     """`work` done on every input, in order; None (nothing to write) when any input or path was
     bad, each of them reported."""
+    results = _each(inputs, work, report)
+    if report.errors:
+        report.summary()
+        return None
+    return results
+
+
+def _each(inputs: list[files.Input], work: Callable[[Source], T], report: Report) -> list[tuple[files.Input, T]]:
+    """`work` done on every input that can be read and parsed, in order; the others reported."""
     results: list[tuple[files.Input, T]] = []
     for item in inputs:
         try:
@@ -288,9 +298,6 @@ def _gather(
             results.append((item, _unhurried(work, source)))
         except InputError as error:
             report.error(error)
-    if report.errors:
-        report.summary()
-        return None
     return results
 
 
@@ -417,23 +424,28 @@ def _kustomize(found: list[Path], inputs: list[files.Input], context: Context, r
 
 
 def run_check(
-    paths: list[str], settings: Settings, output_format: str, report: Report, stdout: BinaryIO | None = None
+    paths: list[str],
+    settings: Settings,
+    output_format: str,
+    report: Report,
+    stdout: BinaryIO | None = None,
+    fail_on: Severity = "error",
 ) -> int:
-    """`nativecar check`: findings to stdout in `output_format`; 1 if any is an error."""
+    """`nativecar check`: findings to stdout in `output_format`; the exit code is 2 when an input
+    was bad, else 1 when a finding is at or above `fail_on`.
+
+    A bad input (unreadable, not YAML, a kustomization that cannot be resolved) does not stop the
+    run: every other input is checked, and the output is a whole document that names the bad ones
+    too (the text format names them on stderr only), so that CI still has a report to upload."""
     from nativecar import checker, formats
 
     stdout = stdout or sys.stdout.buffer
     inputs = _expand(paths, settings, report)
     context = context_for(settings)
-    gathered = _gather(inputs, lambda source: checker.check(source, context), report)
-    trees = _kustomize_findings(_kustomizations(paths, settings), report)
-    if gathered is None or trees is None:
-        if gathered is not None:
-            report.summary()
-        return report.exit_code
-    in_trees, patch_files = trees
+    checked = _each(inputs, lambda source: checker.check(source, context), report)
+    in_trees, patch_files = _kustomize_findings(_kustomizations(paths, settings), report)
     found: formats.Findings = []
-    for item, findings in gathered:
+    for item, findings in checked:
         key = _real(item)
         own = [] if key in patch_files else findings
         found.append((item.name, sorted(own + in_trees.pop(key or "", []), key=lambda f: (f.line, f.column))))
@@ -441,26 +453,26 @@ def run_check(
     if output_format == "text":
         text = formats.text(found, colour=stdout.isatty() if hasattr(stdout, "isatty") else False)
     else:
-        text = formats.FORMATS[output_format](found)
+        text = formats.FORMATS[output_format](found, [formats.BadInput.of(error) for error in report.bad])
     if text:
         stdout.write(printable(text + "\n"))
         stdout.flush()
-    return report.findings([finding for _, items in found for finding in items], len(inputs))
+    return report.findings([finding for _, items in found for finding in items], len(checked), fail_on)
 
 
-def _kustomize_findings(found: list[Path], report: Report) -> tuple[dict[str, list[Change]], set[str]] | None:
+def _kustomize_findings(found: list[Path], report: Report) -> tuple[dict[str, list[Change]], set[str]]:
     """NC021's findings on the kustomize trees of the kustomizations `found`, by the real path of
-    their file, and the real paths of the trees' patch files; None when a kustomization is bad
-    (reported)."""
+    their file, and the real paths of the trees' patch files; a kustomization that cannot be
+    resolved is reported."""
     from nativecar.rules import kustomize_overlays
 
     if not found:
         return {}, set()
-    try:
-        by_path, patch_files = kustomize_overlays.findings(found, lambda path: kustomize.read_file(Path(path)))
-    except InputError as error:
-        report.error(error)
-        return None
+    by_path, patch_files, errors = kustomize_overlays.findings(found, lambda path: kustomize.read_file(Path(path)))
+    told = {str(error) for error in report.bad}
+    for error in errors:
+        if str(error) not in told:  # a kustomization.yaml is an input too: its YAML error was reported
+            report.error(error)
     return {os.path.realpath(path): items for path, items in by_path.items()}, patch_files
 
 

@@ -86,6 +86,22 @@ class Stream(NamedTuple):
         return found
 
 
+INVALID_INPUT = Rule(
+    id="NC000",
+    name="invalid-input",
+    severity="error",
+    summary="An input could not be read as Kubernetes manifests, so it was not checked",
+    doc=(
+        "Not a rule about manifests: how the machine formats of `nativecar check` (json, sarif, "
+        "github) name an input that could not be checked at all, with the line and column of what "
+        "is wrong: a YAML syntax error, a duplicate key, text that is not UTF-8, an unrendered Helm "
+        "template, a path that cannot be read, a kustomization that cannot be resolved. The other "
+        "inputs are still checked, and the run exits 2. Fix: what the message says, then run "
+        "`nativecar check` again. `nativecar rules` lists the rules about manifests only, so not this one."
+    ),
+)
+
+
 @functools.cache
 def modules() -> list[Any]:
     return [importlib.import_module(f"nativecar.rules.{name}") for name in MODULES]
@@ -93,6 +109,29 @@ def modules() -> list[Any]:
 
 def rules() -> list[Rule]:
     return [module.RULE for module in modules()]
+
+
+def markdown() -> str:
+    """docs/rules.md: a table of the rules, then a section per rule (`## NC001`, so its anchor is
+    `#nc001`, which SARIF's `helpUri` points at) with what `nativecar rules ID` prints; NC000 last."""
+    lines = [
+        "# The rules of `nativecar check`",
+        "",
+        "<!-- Made by `nativecar rules --markdown > docs/rules.md` from nativecar/rules/: edit the rules there. -->",
+        "",
+        "`nativecar rules ID` prints the same text. A workload opts out of rules with the annotation",
+        '`nativecar.io/ignore: "NC007,NC012"` (or `all`) on its own metadata or its pod template\'s.',
+        "",
+        "| Rule | Name | Severity | Summary |",
+        "|---|---|---|---|",
+    ]
+    catalogue = [*rules(), INVALID_INPUT]
+    for rule in catalogue:
+        summary = rule.summary.replace("|", "\\|")
+        lines.append(f"| [{rule.id}](#{rule.id.lower()}) | `{rule.name}` | {rule.severity} | {summary} |")
+    for rule in catalogue:
+        lines += ["", f"## {rule.id}", "", f"`{rule.name}` ({rule.severity}): {rule.summary}.", "", rule.doc]
+    return "\n".join(lines) + "\n"
 
 
 Locate = Callable[[Any, Any, Pod], tuple[int, int]]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nativecar import kustomize
 from nativecar.changes import Change
+from nativecar.documents import InputError
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream
 from nativecar.workloads import Pod
@@ -40,10 +41,12 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     return iter(())
 
 
-def findings(kustomizations: list[Path], read: kustomize.Read) -> tuple[dict[str, list[Change]], set[str]]:
+def findings(
+    kustomizations: list[Path], read: kustomize.Read
+) -> tuple[dict[str, list[Change]], set[str], list[InputError]]:
     """This rule's findings on the trees of `kustomizations`, by the path of the file they are in,
-    and the real paths of the trees' patch files (raises `InputError` for a kustomization that
-    cannot be read)."""
+    the real paths of the trees' patch files, and the errors of the kustomizations that cannot be
+    resolved (the other trees are still reviewed)."""
     review = kustomize.review(kustomizations, read)
     found: dict[str, list[Change]] = {}
     for item in review.findings:
@@ -51,4 +54,4 @@ def findings(kustomizations: list[Path], read: kustomize.Read) -> tuple[dict[str
             item.label, item.message, "finding", item.line, item.column, rule=RULE.id, severity=RULE.severity
         )
         found.setdefault(item.path, []).append(change)
-    return found, review.patch_files
+    return found, review.patch_files, review.errors
