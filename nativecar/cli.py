@@ -413,7 +413,7 @@ def check(
             kube_version, sidecar, feature_gates, quiet, config, vendor_version, exclude, no_gitignore
         )
         output_format = _choice("--format", output_format, ("text", "json", "sarif", "github"))
-        threshold = _choice("--fail-on", fail_on, SEVERITIES)
+        threshold = _choice("--fail-on", fail_on, tuple(reversed(SEVERITIES)))
         paths = where.paths()
     report.quiet = settings.quiet
     _warn_sidecar_files(sidecar, report)
