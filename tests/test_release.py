@@ -64,6 +64,9 @@ def test_the_readme_pins_pre_commit_to_the_tag_of_this_version() -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     remote = next(repo for config in pinned for repo in config["repos"] if "rev" in repo)
     assert [hook["id"] for hook in remote["hooks"]] == [hook["id"] for hook in hooks]
+    # One address for the project: pyproject's [project.urls], which SARIF links to as well.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert remote["repo"] == project["urls"]["Repository"]
 
 
 def test_kubectl_nativecar_calls_itself_kubectl_nativecar() -> None:
