@@ -118,7 +118,7 @@ class Pod:
     """One pod template found in a document, and what this run has done to it so far.
 
     `template` holds `metadata` and `spec` (for a Pod, the document itself); `workload` is the
-    top-level object it belongs to; `label` reads like kubectl's `job/db-migrate`.
+    top-level object it belongs to; `label` names it as kubectl does, `job/db-migrate -n shop`.
     `outer_metadata` holds the metadata of templates around it (a CronJob's `jobTemplate`),
     where some tools (istioctl kube-inject) write what belongs to the pod.
     `new_sidecars` lists the sidecars that became native sidecars of this pod in this run
@@ -194,10 +194,19 @@ class Pod:
 
 
 def label(workload: dict) -> str:
-    """`deployment/web`, as kubectl prints it."""
+    """An object's name as kubectl takes it: `deployment/web`, with `-n shop` when its manifest
+    sets `metadata.namespace` (two `job/migrate` in two namespaces are two workloads)."""
     metadata = workload.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    return f"{str(workload.get('kind', '')).lower()}/{name or '<unnamed>'}"
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return named(workload.get("kind"), metadata.get("name"), metadata.get("namespace"))
+
+
+def named(kind: Any, name: Any, namespace: Any = None) -> str:
+    """`kind/name -n namespace` (`kubectl get job/migrate -n shop` names it so), the namespace
+    left out when there is none; `<unnamed>` for an object without a name."""
+    text = f"{str(kind or '').lower()}/{name or '<unnamed>'}"
+    return f"{text} -n {namespace}" if namespace not in (None, "") else text
 
 
 def pods(document: Any) -> Iterator[Pod]:

@@ -15,7 +15,7 @@ from typing import Any
 from nativecar import references
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, named, native_sidecars, skeleton
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, label
 
 RULE = Rule(
     id="NC020",
@@ -64,13 +64,8 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
                 if not isinstance(value, str) or value not in (names if row.names == "container" else ports):
                     continue
                 what = "native sidecar" if row.names == "container" else "port of a native sidecar"
-                where = "" if row.kind == "Pod" else f"{row.kind.lower()}/{_name(holder)} "
+                where = "" if row.kind == "Pod" else f"{label(holder)} "
                 yield Problem(f"{where}names {what} {value!r}: {row.advice}", mapping, key)
-
-
-def _name(obj: dict) -> str:
-    metadata = obj.get("metadata")
-    return str(metadata.get("name")) if isinstance(metadata, dict) else "<unnamed>"
 
 
 def awaiting(pod: Pod, context: Context) -> Pod | None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, named, native_sidecars, skeleton
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, label
 
 RULE = Rule(
     id="NC009",
@@ -59,7 +59,6 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         for port in named(spec.get("ports") or []):
             target = port.get("targetPort")
             if isinstance(target, str) and target in ports:
-                name = (service.get("metadata") or {}).get("name")
                 yield Problem(
-                    f"service/{name} targets port {target!r} of sidecar {ports[target]} by name", port, "targetPort"
+                    f"{label(service)} targets port {target!r} of sidecar {ports[target]} by name", port, "targetPort"
                 )
