@@ -131,6 +131,8 @@ class Pod:
     label: str
     outer_metadata: list[dict] = field(default_factory=list)
     new_sidecars: list[tuple[dict | None, Any]] = field(default_factory=list)
+    # The names given to unnamed containers, by id: a moved one keeps the place it had.
+    _places: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def spec(self) -> YMap:
@@ -186,6 +188,25 @@ class Pod:
             del spec[name]
         spec[key] = value
         spec.update(tail)
+
+    def container_name(self, container: Any) -> str:
+        """How messages name a container: its `name`, else its place in the pod spec
+        (`containers[1]`, `initContainers[0]`; the API requires a name, a manifest may lack one).
+
+        The place is the one the container had when it was first named, so a sidecar that a
+        rewrite then moves is still known by the place the user finds it at in the source."""
+        name = container.get("name") if isinstance(container, dict) else None
+        if isinstance(name, str) and name:
+            return name
+        known = self._places.get(id(container))
+        if known is not None:
+            return known
+        for where in ("containers", "initContainers", "ephemeralContainers"):
+            for index, item in enumerate(self.containers(where)):
+                if item is container:
+                    self._places[id(container)] = place = f"{where}[{index}]"
+                    return place
+        return "<unnamed container>"
 
     def containers(self, field_name: str = "containers") -> list:
         """The list under `containers`/`initContainers` (empty if absent or not a list)."""

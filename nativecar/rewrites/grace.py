@@ -35,7 +35,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
             Change(pod.label, f"{KEY} {current} cannot grow by {budget} s (the API's limit); left as it is", "warning")
         ]
     names = ", ".join(
-        str(container.get("name")) if container is not None else f"the {profile.name} sidecar"
+        pod.container_name(container) if container is not None else f"the {profile.name} sidecar"
         for container, profile in pod.new_sidecars
     )
     pod.spec[KEY] = current + budget

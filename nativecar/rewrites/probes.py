@@ -34,7 +34,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     for container in pod.containers("initContainers"):
         if not isinstance(container, dict) or container.get("restartPolicy") != "Always":
             continue
-        name = container.get("name")
+        name = pod.container_name(container)
         notes = _fix_rejected(container)
         if "startupProbe" not in container and not _has_post_start(container):
             probe, note = _startup_probe(pod, container, context)

@@ -38,7 +38,7 @@ ROWS = tuple(row for row in references.REFERENCES if row.rule_id == RULE.id)
 def _sidecars(pod: Pod) -> tuple[set[str], set[str]]:
     """The names of the pod's native sidecars, and the port names only they declare."""
     sidecars = native_sidecars(pod)
-    names = {str(container.get("name")) for container in sidecars}
+    names = {container["name"] for container in sidecars if isinstance(container.get("name"), str)}
     regular = {str(port.get("name")) for container in named(pod.containers()) for port in named(container.get("ports"))}
     ports = {
         str(port.get("name"))
