@@ -19,8 +19,6 @@ from nativecar.documents import InputError
 if TYPE_CHECKING:
     from nativecar.engine import Records
 
-STDIN_NAME = "<stdin>"
-
 
 @dataclass
 class Report:
@@ -30,6 +28,7 @@ class Report:
     quiet: bool = False
     check: bool = False
     in_place: bool = False
+    diff: bool = False
     colour: bool | None = None
     errors: int = 0
     changed_files: int = 0
@@ -75,7 +74,7 @@ class Report:
             self.changed_files += 1
         else:
             self.unchanged_files += 1
-        prefix = "" if name == STDIN_NAME else f"{name}: "
+        prefix = f"{name}: "  # standard input too: every line says which input it is about
         for workload, changes in _by_workload(outcome.changes):
             self._workload(prefix, name, workload, changes)
         for index in outcome.reemitted:
@@ -141,16 +140,21 @@ class Report:
                 self._print(left, "bold red")
             return
         files = self.changed_files + self.unchanged_files
-        verb = "would be rewritten" if self.check else "rewritten"
-        parts = [f"{_count(self.converted, 'workload')} {'to convert' if self.check else 'converted'}"]
+        unchanged = f"{self.unchanged_files} of {files} unchanged"
+        if self.in_place:
+            converted, written = "converted", f"; {_count(self.changed_files, 'file')} rewritten, {unchanged}"
+        elif self.check or self.diff:
+            converted, written = "to convert", f"; would rewrite {_count(self.changed_files, 'file')}, {unchanged}"
+        else:  # to standard output: no file was touched, whatever the inputs were
+            converted, written = "converted (written to standard output)", ""
+        parts = [f"{_count(self.converted, 'workload')} {converted}"]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         if self.warnings:
             parts.append(_count(self.warnings, "warning"))
         if self.left:
             parts.append(f"{_count(self.left, 'finding')} left (nativecar rules ID explains one)")
-        rewritten = f"{_count(self.changed_files, 'file')} {verb}, {self.unchanged_files} of {files} unchanged"
-        line = f"{', '.join(parts)}; {rewritten}."
+        line = f"{', '.join(parts)}{written}."
         if left:
             line = f"{line[:-1]}; {left}"
         self._print(line, "bold red" if left else "bold")

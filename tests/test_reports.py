@@ -53,3 +53,88 @@ def test_a_container_without_a_name_is_named_by_its_place_in_every_message() -> 
     assert "containers[1]" in explained.stdout and "initContainers[0]" in explained.stdout
     for run in (migrated, checked, as_json, explained):
         assert "None" not in run.stdout + run.stderr, run.args
+
+
+def job(name: str, namespace: str | None = None) -> str:
+    """A Job whose Cloud SQL proxy runs as a regular container and whose app stops it itself."""
+    where = f"\n  namespace: {namespace}" if namespace else ""
+    return f"""\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}{where}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: ghcr.io/example/migrate:4.17
+          command: ["sh", "-c", "migrate up && curl -s -X POST localhost:9091/quitquitquit"]
+        - name: cloud-sql-proxy
+          image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3
+          args: ["--quitquitquit", "--port=5432", "my-project:europe-west1:orders"]
+"""
+
+
+def stream(*documents: str) -> str:
+    return "---\n".join(documents)
+
+
+FIFTY = stream(*(job(f"migrate-{index // 2:02d}", ("shop", "billing")[index % 2]) for index in range(50)))
+
+
+def is_note(line: str) -> bool:
+    return line.startswith("note")
+
+
+def test_every_line_about_standard_input_says_so() -> None:
+    result = nativecar("migrate", stdin=FIFTY)
+    *lines, _ = result.stderr.splitlines()
+    about_input = [line for line in lines if not is_note(line)]
+    assert len(about_input) == 100  # a line per workload and one per finding (NC008)
+    assert all(line.startswith("<stdin>:") for line in about_input)
+    checked = nativecar("migrate", "--check", "-", stdin=FIFTY)
+    assert all(line.startswith("<stdin>:") for line in checked.stderr.splitlines()[:-1] if not is_note(line))
+
+
+def test_the_same_job_in_two_namespaces_is_two_workloads_everywhere() -> None:
+    both = stream(job("x", "shop"), job("x", "billing"))
+    migrated = nativecar("migrate", stdin=both)
+    lines = [line for line in migrated.stderr.splitlines() if "-> native sidecar" in line]
+    assert len(lines) == 2 and lines[0] != lines[1]
+    assert "shop" in lines[0] and "billing" in lines[1]
+    assert "2 workloads converted" in migrated.stderr
+    findings = json.loads(nativecar("check", "--format", "json", stdin=both).stdout)["findings"]
+    named = {finding["workload"] for finding in findings if finding["rule"] == "NC001"}
+    assert len(named) == 2 and any("shop" in n for n in named) and any("billing" in n for n in named)
+    explained = json.loads(nativecar("explain", "--format", "json", stdin=both).stdout)
+    assert len({item["workload"] for item in explained["workloads"]}) == 2
+    text = nativecar("check", stdin=both).stdout
+    assert sum("shop" in line for line in text.splitlines() if "NC001" in line) == 1
+    # a manifest without a namespace keeps the name it had
+    plain = nativecar("migrate", stdin=job("x"))
+    assert plain.stderr.startswith("<stdin>: job/x: ")
+
+
+def test_the_summary_says_what_happened_to_the_files(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.yaml").write_text(job(name))
+    (tmp_path / "plain.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n")
+    before = {path.name: path.read_text() for path in tmp_path.iterdir()}
+
+    def summary(*args: str) -> str:
+        result = nativecar("migrate", *args, str(tmp_path))
+        assert result.returncode == (1 if "--check" in args else 0), result.stderr
+        return result.stderr.splitlines()[-1]
+
+    for dry in ("--diff", "--check"):
+        said = summary(dry)
+        assert "would rewrite 3 files" in said and "rewritten" not in said, said
+    to_stdout = summary()
+    assert "3 workloads converted (written to standard output)" in to_stdout
+    assert "rewritten" not in to_stdout and "would" not in to_stdout
+    assert {path.name: path.read_text() for path in tmp_path.iterdir()} == before  # nothing was written so far
+    in_place = summary("-i")
+    assert "3 files rewritten" in in_place and "standard output" not in in_place
+    assert (tmp_path / "a.yaml").read_text() != before["a.yaml"]
