@@ -88,6 +88,26 @@ def is_note(line: str) -> bool:
     return line.startswith("note")
 
 
+def test_fifty_workloads_from_stdin_read_as_fifty_short_lines_and_each_explanation_once() -> None:
+    result = nativecar("migrate", stdin=FIFTY)
+    assert result.returncode == 0, result.stderr
+    *lines, summary = result.stderr.splitlines()
+    assert summary.startswith("50 workloads converted")
+    told = [line for line in lines if not is_note(line)]
+    assert all(len(line) < 120 for line in told), max(told, key=len)
+    # one line per workload, every one of them different
+    converted = [line for line in told if "-> native sidecar" in line]
+    assert len(converted) == len(set(converted)) == 50
+    # what all of them share is said once, in a note the lines refer to
+    stderr = result.stderr
+    assert stderr.count("+5s for cloud-sql-proxy to stop after the app") == 1
+    assert stderr.count("health server switched on with") == 1
+    assert stderr.count("a native sidecar is stopped after the app exits") == 1
+    notes = [line for line in lines if is_note(line)]
+    assert 1 <= len(notes) <= 3
+    assert all(line.endswith(("[1]", "[2]", "[3]")) for line in told)
+
+
 def test_every_line_about_standard_input_says_so() -> None:
     result = nativecar("migrate", stdin=FIFTY)
     *lines, _ = result.stderr.splitlines()
@@ -138,3 +158,14 @@ def test_the_summary_says_what_happened_to_the_files(tmp_path: Path) -> None:
     in_place = summary("-i")
     assert "3 files rewritten" in in_place and "standard output" not in in_place
     assert (tmp_path / "a.yaml").read_text() != before["a.yaml"]
+
+
+def test_in_place_lines_name_their_file_and_the_notes_come_once(tmp_path: Path) -> None:
+    """With -i the lines come file by file as they are written; the notes still come once."""
+    for index in range(4):
+        (tmp_path / f"{index}.yaml").write_text(job(f"j{index}"))
+    result = nativecar("migrate", "-i", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    *lines, _ = result.stderr.splitlines()
+    assert all(line.startswith(str(tmp_path)) for line in lines if not is_note(line))
+    assert result.stderr.count("+5s for cloud-sql-proxy to stop after the app") == 1

@@ -39,4 +39,5 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
         for container, profile in pod.new_sidecars
     )
     pod.spec[KEY] = current + budget
-    return [Change(pod.label, f"{KEY} {current} -> {current + budget} (+{budget}s for {names} to stop after the app)")]
+    message = f"{KEY} {current} -> {current + budget} (+{budget}s for {names} to stop after the app)"
+    return [Change(pod.label, message, detail=True)]

@@ -54,7 +54,8 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
                     )
                 )
         if notes:
-            changes.append(Change(pod.label, f"{name}: " + "; ".join(notes), "changed", line_of(container)))
+            message = f"{name}: " + "; ".join(notes)
+            changes.append(Change(pod.label, message, "changed", line_of(container), detail=True))
     return changes
 
 
