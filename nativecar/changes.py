@@ -5,6 +5,13 @@ Rewrites return `Change`s and never print. `action` says what kind of record it 
 (something the user should look at, nothing edited) or `finding` (a `check` rule fired; `rule`
 and `severity` say which and how bad). `line` and `column` are 1-based in the source file, 0
 when the record is about something that is not in the source.
+
+A message says what first, and why after: a `changed` message is clauses joined by `; `, each
+`what` or `what (why)`; a skip or a rewrite's warning gives its reason after its first `: ` or
+`; `, a finding after its first `; ` or in a closing parenthesis. The stderr report shows the
+what on the workload's line and prints the rest once, as a note (`report.brief`). `detail`
+marks a change that completes another one of the same workload (the startup probe and the grace
+period a converted sidecar needs): the report tells it in the note, not on the line.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ class Change(NamedTuple):
     column: int = 0
     rule: str = ""
     severity: Severity = "info"
+    detail: bool = False
 
 
 def line_of(value: Any) -> int:

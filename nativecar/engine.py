@@ -180,8 +180,7 @@ class Session:
         if patched is None:
             return None
         edit, _ = patched
-        metadata = model.get("metadata") if isinstance(model.get("metadata"), dict) else {}
-        label = f"service/{metadata.get('name') or '<unnamed>'}"
+        label = workloads.label(model)
         for port, name, number in edits:
             self.records.changes.append(
                 Change(
@@ -440,10 +439,11 @@ def _not_a_workload(document: Document) -> list[Change]:
     """`inject` says which objects it left alone for having no pod template (kind and name known)."""
     kind = _scalar(workloads.node_get(document.root, "kind"))
     name = _scalar(workloads.node_path(document.root, ("metadata", "name")))
+    namespace = _scalar(workloads.node_path(document.root, ("metadata", "namespace")))
     if not kind or workloads.is_list(kind):
         return []
     where = document.root.start_mark.line + 1
-    return [Change(f"{kind.lower()}/{name or '<unnamed>'}", "no pod template to inject into", "skipped", where)]
+    return [Change(workloads.named(kind, name, namespace), "no pod template to inject into", "skipped", where)]
 
 
 def _scalar(node: Node | None) -> str | None:

@@ -78,6 +78,7 @@ def run(
     if output.in_place and (not paths or files.STDIN in paths):
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
+    report.diff = output.diff
     inputs = _expand(paths, settings, report)
     context = context_for(settings, injection)
     # Findings point into the file as the user will find it: rewritten with -i, as it is otherwise;

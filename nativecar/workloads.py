@@ -118,7 +118,7 @@ class Pod:
     """One pod template found in a document, and what this run has done to it so far.
 
     `template` holds `metadata` and `spec` (for a Pod, the document itself); `workload` is the
-    top-level object it belongs to; `label` reads like kubectl's `job/db-migrate`.
+    top-level object it belongs to; `label` names it as kubectl does, `job/db-migrate -n shop`.
     `outer_metadata` holds the metadata of templates around it (a CronJob's `jobTemplate`),
     where some tools (istioctl kube-inject) write what belongs to the pod.
     `new_sidecars` lists the sidecars that became native sidecars of this pod in this run
@@ -131,6 +131,8 @@ class Pod:
     label: str
     outer_metadata: list[dict] = field(default_factory=list)
     new_sidecars: list[tuple[dict | None, Any]] = field(default_factory=list)
+    # The names given to unnamed containers, by id: a moved one keeps the place it had.
+    _places: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def spec(self) -> YMap:
@@ -187,6 +189,25 @@ class Pod:
         spec[key] = value
         spec.update(tail)
 
+    def container_name(self, container: Any) -> str:
+        """How messages name a container: its `name`, else its place in the pod spec
+        (`containers[1]`, `initContainers[0]`; the API requires a name, a manifest may lack one).
+
+        The place is the one the container had when it was first named, so a sidecar that a
+        rewrite then moves is still known by the place the user finds it at in the source."""
+        name = container.get("name") if isinstance(container, dict) else None
+        if isinstance(name, str) and name:
+            return name
+        known = self._places.get(id(container))
+        if known is not None:
+            return known
+        for where in ("containers", "initContainers", "ephemeralContainers"):
+            for index, item in enumerate(self.containers(where)):
+                if item is container:
+                    self._places[id(container)] = place = f"{where}[{index}]"
+                    return place
+        return "<unnamed container>"
+
     def containers(self, field_name: str = "containers") -> list:
         """The list under `containers`/`initContainers` (empty if absent or not a list)."""
         value = self.spec.get(field_name)
@@ -194,10 +215,19 @@ class Pod:
 
 
 def label(workload: dict) -> str:
-    """`deployment/web`, as kubectl prints it."""
+    """An object's name as kubectl takes it: `deployment/web`, with `-n shop` when its manifest
+    sets `metadata.namespace` (two `job/migrate` in two namespaces are two workloads)."""
     metadata = workload.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    return f"{str(workload.get('kind', '')).lower()}/{name or '<unnamed>'}"
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return named(workload.get("kind"), metadata.get("name"), metadata.get("namespace"))
+
+
+def named(kind: Any, name: Any, namespace: Any = None) -> str:
+    """`kind/name -n namespace` (`kubectl get job/migrate -n shop` names it so), the namespace
+    left out when there is none; `<unnamed>` for an object without a name."""
+    text = f"{str(kind or '').lower()}/{name or '<unnamed>'}"
+    return f"{text} -n {namespace}" if namespace not in (None, "") else text
 
 
 def pods(document: Any) -> Iterator[Pod]:

@@ -28,7 +28,8 @@ def test_stdin_to_stdout_with_a_report_on_stderr() -> None:
     result = run("migrate", stdin=JOB)
     assert result.returncode == 0
     assert b"initContainers:" in result.stdout
-    assert result.stderr.decode().splitlines()[0].startswith("job/db-migrate: cloud-sql-proxy -> native sidecar")
+    first = result.stderr.decode().splitlines()[0]
+    assert first.startswith("<stdin>: job/db-migrate: cloud-sql-proxy -> native sidecar")
     assert b"Traceback" not in result.stderr
 
 

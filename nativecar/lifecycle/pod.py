@@ -170,14 +170,13 @@ def read(pod: "Pod", context: "Context") -> "PodModel":
     spec = pod.spec
     entries: list[tuple[dict, Role, str]] = []
     for where in ("initContainers", "containers"):
-        for index, raw in enumerate(pod.containers(where)):
+        for raw in pod.containers(where):
             if not isinstance(raw, dict):
                 continue
             role: Role = "app" if where == "containers" else "init"
             if role == "init" and raw.get("restartPolicy") == "Always":
                 role = "sidecar"
-            name = raw.get("name")
-            entries.append((raw, role, name if isinstance(name, str) and name else f"{where}[{index}]"))
+            entries.append((raw, role, pod.container_name(raw)))
     containers = [_container(pod, context, raw, role, name) for raw, role, name in entries]
     grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
     policy = spec.get("restartPolicy", "Always")  # the API's default

@@ -35,8 +35,9 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
             Change(pod.label, f"{KEY} {current} cannot grow by {budget} s (the API's limit); left as it is", "warning")
         ]
     names = ", ".join(
-        str(container.get("name")) if container is not None else f"the {profile.name} sidecar"
+        pod.container_name(container) if container is not None else f"the {profile.name} sidecar"
         for container, profile in pod.new_sidecars
     )
     pod.spec[KEY] = current + budget
-    return [Change(pod.label, f"{KEY} {current} -> {current + budget} (+{budget}s for {names} to stop after the app)")]
+    message = f"{KEY} {current} -> {current + budget} (+{budget}s for {names} to stop after the app)"
+    return [Change(pod.label, message, detail=True)]

@@ -135,7 +135,7 @@ def _skip_reason(pod: Pod, context: Context, request: Injection) -> str | None:
                 continue
             name = container.get("name")
             if name == sidecar_name or profile.match.matches(name, container.get("image")):
-                return f"already has {name}"
+                return f"already has {pod.container_name(container)}"
     if request.mode == "webhook" and profile.webhook is not None:
         variables = vendors.variables(pod, profile, request.values)
         if all(

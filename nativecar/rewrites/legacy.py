@@ -63,11 +63,11 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
         if why is None:
             sidecars.append((container, profile))
         else:
-            message = f"{container.get('name')} left as a regular container: {why}"
+            message = f"{pod.container_name(container)} left as a regular container: {why}"
             held.append(Change(pod.label, message, "skipped", line_of(container)))
     if not sidecars:
         return held
-    names = ", ".join(str(container.get("name")) for container, _ in sidecars)
+    names = ", ".join(pod.container_name(container) for container, _ in sidecars)
     reason = _unsafe(pod, context, sidecars)
     if reason:
         return [
@@ -84,6 +84,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     if not isinstance(init_containers, list):
         init_containers = []
     for container, profile in sidecars:
+        name = pod.container_name(container)  # before the move: an unnamed one keeps its place
         containers.remove(container)
         notes = _drop_legacy_hooks(container, profile)
         notes += _add_native_pre_stop(container, profile)
@@ -96,7 +97,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
                 del pod.annotations[key]
                 notes.append(f"annotation {key} removed")
         pod.new_sidecars.append((container, profile))
-        message = f"{container.get('name')} -> native sidecar"
+        message = f"{name} -> native sidecar"
         changes.append(Change(pod.label, "; ".join([message, *notes]), "changed", line_of(container)))
     init_containers[:] = native_order(init_containers, sidecars, listens_on(pod))
     if "initContainers" not in pod.spec:
@@ -106,7 +107,8 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
         changes.append(
             Change(
                 pod.label,
-                f"kubectl logs/exec now default to {first_app.get('name')!r} instead of {sidecars[0][0].get('name')!r}",
+                f"kubectl logs/exec now default to {pod.container_name(first_app)!r} "
+                f"instead of {pod.container_name(sidecars[0][0])!r}",
                 "warning",
             )
         )
@@ -120,13 +122,18 @@ def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) ->
         return problem
     if len(sidecars) == len([container for container in pod.containers() if isinstance(container, dict)]):
         return "it is the only container; a pod needs at least one regular container"
-    init_names = {str(c.get("name")) for c in pod.containers("initContainers") if isinstance(c, dict)}
-    taken = [str(container.get("name")) for container, _ in sidecars if str(container.get("name")) in init_names]
+    # Only a name can clash: containers without one (which the API rejects anyway) do not.
+    init_names = {str(c["name"]) for c in pod.containers("initContainers") if isinstance(c, dict) and _has_name(c)}
+    taken = [str(c["name"]) for c, _ in sidecars if _has_name(c) and str(c["name"]) in init_names]
     if taken:
         return f"initContainers already has a container named {', '.join(taken)}"
     if "initContainers" in pod.spec and not isinstance(pod.spec["initContainers"], list):
         return "initContainers is not a list"
     return None
+
+
+def _has_name(container: dict) -> bool:
+    return container.get("name") not in (None, "")
 
 
 def held_back(pod: Pod, container: dict, profile: Profile, context: Context) -> str | None:

@@ -34,7 +34,7 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     for container in pod.containers("initContainers"):
         if not isinstance(container, dict) or container.get("restartPolicy") != "Always":
             continue
-        name = container.get("name")
+        name = pod.container_name(container)
         notes = _fix_rejected(container)
         if "startupProbe" not in container and not _has_post_start(container):
             probe, note = _startup_probe(pod, container, context)
@@ -54,7 +54,8 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
                     )
                 )
         if notes:
-            changes.append(Change(pod.label, f"{name}: " + "; ".join(notes), "changed", line_of(container)))
+            message = f"{name}: " + "; ".join(notes)
+            changes.append(Change(pod.label, message, "changed", line_of(container), detail=True))
     return changes
 
 

@@ -251,7 +251,7 @@ def raw(pod: Pod, container: Container) -> dict:
     container without a name is known by its place, `containers[1]`."""
     field = "containers" if container.role == "app" else "initContainers"
     items = pod.containers(field)
-    for index, item in enumerate(items):
-        if isinstance(item, dict) and container.name in (item.get("name"), f"{field}[{index}]"):
+    for item in items:
+        if isinstance(item, dict) and container.name in (item.get("name"), pod.container_name(item)):
             return item
     return pod.spec

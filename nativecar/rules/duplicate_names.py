@@ -25,7 +25,9 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     seen: set[str] = set()
     for field in ("initContainers", "containers", "ephemeralContainers"):
         for container in named(pod.containers(field)):
-            name = str(container.get("name"))
+            name = container.get("name")
+            if not isinstance(name, str) or not name:
+                continue  # no name at all is not a second one (the API wants one; see the others' messages)
             if name in seen:
                 yield Problem(f"a second container is named {name} (in {field})", container, "name")
             seen.add(name)

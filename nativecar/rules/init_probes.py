@@ -32,7 +32,7 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         for field in FIELDS:
             if field in container:
                 yield Problem(
-                    f"init container {container.get('name')} has {field} but no restartPolicy: Always",
+                    f"init container {pod.container_name(container)} has {field} but no restartPolicy: Always",
                     container,
                     field,
                 )

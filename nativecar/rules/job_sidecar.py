@@ -27,4 +27,5 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     if not is_job(pod):
         return
     for container, _ in legacy_sidecars(pod, context):
-        yield Problem(f"{container.get('name')} runs as a regular container: the {pod.kind} never completes", container)
+        name = pod.container_name(container)
+        yield Problem(f"{name} runs as a regular container: the {pod.kind} never completes", container)

@@ -28,4 +28,4 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     if problem is None:
         return
     for sidecar in native_sidecars(pod):
-        yield Problem(f"sidecar {sidecar.get('name')}: {problem}", sidecar, "restartPolicy")
+        yield Problem(f"sidecar {pod.container_name(sidecar)}: {problem}", sidecar, "restartPolicy")

@@ -26,4 +26,4 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     if is_job(pod):
         return
     for container, profile in legacy_sidecars(pod, context):
-        yield Problem(f"{container.get('name')} ({profile.name}) runs as a regular container", container)
+        yield Problem(f"{pod.container_name(container)} ({profile.name}) runs as a regular container", container)

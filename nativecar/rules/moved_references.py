@@ -15,7 +15,7 @@ from typing import Any
 from nativecar import references
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, named, native_sidecars, skeleton
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, label
 
 RULE = Rule(
     id="NC020",
@@ -38,7 +38,7 @@ ROWS = tuple(row for row in references.REFERENCES if row.rule_id == RULE.id)
 def _sidecars(pod: Pod) -> tuple[set[str], set[str]]:
     """The names of the pod's native sidecars, and the port names only they declare."""
     sidecars = native_sidecars(pod)
-    names = {str(container.get("name")) for container in sidecars}
+    names = {container["name"] for container in sidecars if isinstance(container.get("name"), str)}
     regular = {str(port.get("name")) for container in named(pod.containers()) for port in named(container.get("ports"))}
     ports = {
         str(port.get("name"))
@@ -64,13 +64,8 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
                 if not isinstance(value, str) or value not in (names if row.names == "container" else ports):
                     continue
                 what = "native sidecar" if row.names == "container" else "port of a native sidecar"
-                where = "" if row.kind == "Pod" else f"{row.kind.lower()}/{_name(holder)} "
+                where = "" if row.kind == "Pod" else f"{label(holder)} "
                 yield Problem(f"{where}names {what} {value!r}: {row.advice}", mapping, key)
-
-
-def _name(obj: dict) -> str:
-    metadata = obj.get("metadata")
-    return str(metadata.get("name")) if isinstance(metadata, dict) else "<unnamed>"
 
 
 def awaiting(pod: Pod, context: Context) -> Pod | None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from nativecar.rewrites import Context
 from nativecar.rules import Problem, Rule, Stream, named, native_sidecars, skeleton
-from nativecar.workloads import Pod
+from nativecar.workloads import Pod, label
 
 RULE = Rule(
     id="NC009",
@@ -25,7 +25,7 @@ RULE = Rule(
 def _sidecar_ports(pod: Pod) -> dict[str, str]:
     """The port names the pod's native sidecars declare, with the sidecar's name."""
     return {
-        str(port.get("name")): str(sidecar.get("name"))
+        str(port.get("name")): pod.container_name(sidecar)
         for sidecar in native_sidecars(pod)
         for port in named(sidecar.get("ports") or [])
         if port.get("name")
@@ -38,7 +38,7 @@ def awaiting(pod: Pod, context: Context) -> Pod | None:
     if context.kube_version >= (1, 32) or not _sidecar_ports(pod):
         return None
     sidecars = [
-        {"name": sidecar.get("name"), "restartPolicy": "Always", "ports": sidecar.get("ports")}
+        {"name": pod.container_name(sidecar), "restartPolicy": "Always", "ports": sidecar.get("ports")}
         for sidecar in native_sidecars(pod)
     ]
     return skeleton(pod, {"initContainers": sidecars})
@@ -59,7 +59,6 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         for port in named(spec.get("ports") or []):
             target = port.get("targetPort")
             if isinstance(target, str) and target in ports:
-                name = (service.get("metadata") or {}).get("name")
                 yield Problem(
-                    f"service/{name} targets port {target!r} of sidecar {ports[target]} by name", port, "targetPort"
+                    f"{label(service)} targets port {target!r} of sidecar {ports[target]} by name", port, "targetPort"
                 )

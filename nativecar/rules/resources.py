@@ -46,5 +46,5 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         if before is not None and after is not None and abs(after - before) > 1e-9:
             notes.append(f"{resource} {describe(before, resource)} -> {describe(after, resource)}")
     if notes:
-        names = ", ".join(str(container.get("name")) for container, _ in sidecars)
+        names = ", ".join(pod.container_name(container) for container, _ in sidecars)
         yield Problem(f"effective request once {names} is native: {'; '.join(notes)}", sidecars[0][0])

@@ -34,7 +34,7 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         policy = container.get("restartPolicy")
         if policy is not None and policy != "Always":
             yield Problem(
-                f"init container {container.get('name')} has restartPolicy {policy!r}; "
+                f"init container {pod.container_name(container)} has restartPolicy {policy!r}; "
                 f"{without} only Always is accepted",
                 container,
                 "restartPolicy",
@@ -42,7 +42,8 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     for container in named(pod.containers()):
         if "restartPolicy" in container:
             yield Problem(
-                f"regular container {container.get('name')} has restartPolicy; {without} only init containers may",
+                f"regular container {pod.container_name(container)} has restartPolicy; "
+                f"{without} only init containers may",
                 container,
                 "restartPolicy",
             )

@@ -32,7 +32,8 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
         if container.get("restartPolicy") == "Always":
             never = " the pod never completes," if stream.model(pod, context).runs_to_completion else ""
             yield Problem(
-                f"restartPolicy: Always on regular container {container.get('name')} restarts it whenever it exits;"
+                f"restartPolicy: Always on regular container {pod.container_name(container)} "
+                "restarts it whenever it exits;"
                 f"{never} and it is not a sidecar",
                 container,
                 "restartPolicy",

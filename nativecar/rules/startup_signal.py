@@ -28,4 +28,4 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     for sidecar in native_sidecars(pod):
         lifecycle = sidecar.get("lifecycle") if isinstance(sidecar.get("lifecycle"), dict) else {}
         if "startupProbe" not in sidecar and "postStart" not in lifecycle:
-            yield Problem(f"sidecar {sidecar.get('name')} has no startupProbe", sidecar)
+            yield Problem(f"sidecar {pod.container_name(sidecar)} has no startupProbe", sidecar)

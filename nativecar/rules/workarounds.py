@@ -68,7 +68,7 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
     for container in named([*pod.containers(), *pod.containers("initContainers")]):
         for entry in named(container.get("env") or []):
             if entry.get("name") == DRAIN_ON_IDLE:
-                yield Problem(f"{DRAIN_ON_IDLE} on {container.get('name')} acts only after SIGTERM", entry)
+                yield Problem(f"{DRAIN_ON_IDLE} on {pod.container_name(container)} acts only after SIGTERM", entry)
     if is_job(pod):
         for profile in context.profiles:
             for mark in marked(pod, profile.request.opt_out) if profile.request is not None else ():
