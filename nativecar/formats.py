@@ -21,7 +21,8 @@ from urllib.parse import quote
 from nativecar import __version__
 from nativecar.changes import Change
 from nativecar.documents import InputError
-from nativecar.report import STDIN_NAME, visible
+from nativecar.files import STDIN_NAME
+from nativecar.report import visible
 from nativecar.rules import INVALID_INPUT, Rule, rules
 
 Findings = list[tuple[str, list[Change]]]
