@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from nativecar import checker, engine
-from nativecar.changes import Change
+from nativecar.changes import Change, line_of
 from nativecar.documents import InputError, Source, decode, encode, parse
 from nativecar.model import build, plain
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings, UsageError, parse_feature_gates, parse_kube_version
+from nativecar.workloads import label, pods
 
 RESOURCE_LIST = ("config.kubernetes.io/v1", "ResourceList")
 SEVERITY = {"error": "error", "warning": "warning", "info": "info"}
@@ -132,11 +133,11 @@ def _with_results(text: str, source: Source, findings: list[Change], changes: li
     (document,) = parse(Source(source.path, text, newline=source.newline))
     model = build(document.root)
     results = [_result(finding, model) for finding in findings]
-    results += [
-        {"message": f"{change.workload}: {change.message}", "severity": "info"}
-        for change in changes
-        if change.action in ("changed", "skipped")
-    ]
+    reported = [change for change in changes if change.action in ("changed", "skipped")]
+    if reported:
+        # A change's line is in the list as it came in; where it points is looked up in the output.
+        (before,) = parse(source)
+        results += [_change_result(change, build(before.root), model) for change in reported]
     if not results and "results" not in model:
         return text
     model["results"] = results
@@ -163,19 +164,73 @@ def _result(finding: Change, resource_list: dict) -> dict:
         path = _field_path(item, finding.line, finding.column)
         if path:
             result["field"] = {"path": path}
-        metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-        reference = {"apiVersion": item.get("apiVersion"), "kind": item.get("kind"), "name": metadata.get("name")}
-        if metadata.get("namespace"):
-            reference["namespace"] = metadata["namespace"]
-        result["resourceRef"] = reference
-        annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
-        path = annotations.get("config.kubernetes.io/path") or annotations.get("internal.config.kubernetes.io/path")
-        if path:
-            result["file"] = {"path": path}
-            index = annotations.get("config.kubernetes.io/index")
-            if index is not None and str(index).isdigit():
-                result["file"]["index"] = int(index)
+        result.update(_reference(item))
     return result
+
+
+def _reference(item: dict) -> dict:
+    """An item's `resourceRef`, and its `file` where kustomize or kpt annotated one."""
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+    reference = {"apiVersion": item.get("apiVersion"), "kind": item.get("kind"), "name": metadata.get("name")}
+    if metadata.get("namespace"):
+        reference["namespace"] = metadata["namespace"]
+    result: dict[str, Any] = {"resourceRef": reference}
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
+    path = annotations.get("config.kubernetes.io/path") or annotations.get("internal.config.kubernetes.io/path")
+    if path:
+        result["file"] = {"path": path}
+        index = annotations.get("config.kubernetes.io/index")
+        if index is not None and str(index).isdigit():
+            result["file"]["index"] = int(index)
+    return result
+
+
+def _change_result(change: Change, before: dict, after: dict) -> dict:
+    """One change record as an info result, about the item it changed and, when it is about a
+    container, that container where the output has it (`initContainers[0]` once moved)."""
+    result: dict[str, Any] = {"message": f"{change.workload}: {change.message}", "severity": "info"}
+    old_items, new_items = before.get("items"), after.get("items")
+    if not isinstance(old_items, list) or not isinstance(new_items, list) or len(old_items) != len(new_items):
+        return result
+    named = [index for index, item in enumerate(new_items) if isinstance(item, dict) and label(item) == change.workload]
+    if change.line:
+        old = _item_at(before, change.line)
+        index = next((index for index, item in enumerate(old_items) if item is old), None)
+    else:  # a record about no one place (the grace period): the item, when its name is unique
+        index = named[0] if len(named) == 1 else None
+    if index is None or index not in named:
+        return result
+    path = _container_path(old_items[index], new_items[index], change.line)
+    if path:
+        result["field"] = {"path": path}
+    result.update(_reference(new_items[index]))
+    return result
+
+
+def _container_path(old_item: dict, new_item: dict, line: int) -> str | None:
+    """The output path of the container that starts at `line` of the input item, found by name
+    in the same pod template: a change may have moved it from `containers` to `initContainers`."""
+    for old_pod, new_pod in zip(pods(old_item), pods(new_item), strict=False):
+        old = [c for f in ("initContainers", "containers") for c in old_pod.containers(f) if line_of(c) == line]
+        if not old or not isinstance(old[0], dict):
+            continue
+        for field in ("initContainers", "containers"):
+            for container in new_pod.containers(field):
+                if isinstance(container, dict) and container.get("name") == old[0].get("name"):
+                    return _path_to(new_item, container)
+    return None
+
+
+def _path_to(value: Any, target: Any, path: str = "") -> str | None:
+    """The field path from `value` to the very object `target`."""
+    if value is target:
+        return path
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _path_to(child, target, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
 
 
 def _field_path(value: Any, line: int, column: int, path: str = "") -> str | None:

@@ -323,12 +323,21 @@ def test_krm_function_returns_items_and_results() -> None:
         assert job["metadata"]["annotations"] == yaml.safe_load(RESOURCE_LIST)["items"][0]["metadata"]["annotations"]
         assert job["spec"]["template"]["spec"]["initContainers"][0]["restartPolicy"] == "Always"
         assert "# runs the migration" in result.stdout
-        findings = [entry for entry in output["results"] if "resourceRef" in entry]
+        findings = [entry for entry in output["results"] if "tags" in entry]
         assert {(entry["severity"], entry["resourceRef"]["name"], entry["field"]["path"]) for entry in findings} == {
             ("warning", "db-migrate", "spec.template.spec.containers[0].command"),
             ("error", "broken", "spec.containers[1].name"),
         }
         assert {entry["file"]["path"] for entry in findings} == {"jobs/db-migrate.yaml", "pods/broken.yaml"}
+        # A change names its object too and, when it is about a container, where that is now.
+        changes = [entry for entry in output["results"] if "tags" not in entry]
+        assert changes and {entry["severity"] for entry in changes} == {"info"}
+        assert {(entry["resourceRef"]["kind"], entry["file"]["path"]) for entry in changes} == {
+            ("Job", "jobs/db-migrate.yaml")
+        }
+        moved = [entry for entry in changes if entry["message"].endswith("cloud-sql-proxy -> native sidecar")]
+        assert [entry["field"]["path"] for entry in moved] == ["spec.template.spec.initContainers[0]"]
+        assert job["spec"]["template"]["spec"]["initContainers"][0]["name"] == "cloud-sql-proxy"
 
 
 # -- kubectl -----------------------------------------------------------------------------------
