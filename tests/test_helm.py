@@ -258,6 +258,13 @@ def test_helm_3_cannot_load_a_helm_4_plugin_and_a_data_home_of_its_own_fixes_it(
     broken = run([str(helm_3), "plugin", "list"], env)
     assert broken.returncode != 0 and 'unknown field "apiVersion"' in broken.stderr
     ok([str(helm_4), "plugin", "uninstall", "nativecar"], env)
+    # HELM_PLUGINS alone is not enough: `helm plugin install` still writes to the shared folder.
+    env_plugins = {**env, "HELM_PLUGINS": str(home / "helm4-plugins")}
+    install = run([str(helm_4), "plugin", "install", str(PLUGIN)], env_plugins)
+    assert install.returncode == 0, install.stderr
+    assert "nativecar" not in ok([str(helm_4), "plugin", "list"], env_plugins)
+    assert run([str(helm_3), "plugin", "list"], env).returncode != 0
+    ok([str(helm_4), "plugin", "uninstall", "nativecar"], env)
 
     (export,) = [shlex.split(line) for line in COMMANDS if line.startswith("export ")]
     name, _, value = export[1].partition("=")
