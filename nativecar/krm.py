@@ -35,12 +35,12 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nativecar import checker, engine
-from nativecar.changes import Change
+from nativecar.changes import Change, line_of
 from nativecar.documents import InputError, Source, decode, encode, nesting_guard, parse
 from nativecar.model import build
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings, UsageError, parse_feature_gates, parse_kube_version
-from nativecar.workloads import label, node_get
+from nativecar.workloads import label, node_get, pods
 
 RESOURCE_LIST = ("config.kubernetes.io/v1", "ResourceList")
 SEVERITY = {"error": "error", "warning": "warning", "info": "info"}
@@ -147,11 +147,11 @@ def _with_results(text: str, source: Source, findings: list[Change], changes: li
     (document,) = parse(Source(source.path, text, newline=source.newline))
     model = build(document.root)
     results = [_result(finding, model) for finding in findings]
-    results += [
-        {"message": f"{change.workload}: {change.message}", "severity": "info"}
-        for change in changes
-        if change.action in ("changed", "skipped")
-    ]
+    reported = [change for change in changes if change.action in ("changed", "skipped")]
+    if reported:
+        # A change's line is in the list as it came in; where it points is looked up in the output.
+        (before,) = parse(source)
+        results += [_change_result(change, build(before.root), model) for change in reported]
     if not results and "results" not in model:
         return text
     model["results"] = results
@@ -178,15 +178,69 @@ def _result(finding: Change, resource_list: dict) -> dict:
         path = _field_path(item, finding.line, finding.column)
         if path:
             result["field"] = {"path": path}
-        metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-        reference = {"apiVersion": item.get("apiVersion"), "kind": item.get("kind"), "name": metadata.get("name")}
-        if metadata.get("namespace"):
-            reference["namespace"] = metadata["namespace"]
-        result["resourceRef"] = reference
-        path, index = source_file(item)
-        if path:
-            result["file"] = {"path": path} if index is None else {"path": path, "index": index}
+        result.update(_reference(item))
     return result
+
+
+def _reference(item: dict) -> dict:
+    """An item's `resourceRef`, and its `file` where kustomize or kpt annotated one."""
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+    reference = {"apiVersion": item.get("apiVersion"), "kind": item.get("kind"), "name": metadata.get("name")}
+    if metadata.get("namespace"):
+        reference["namespace"] = metadata["namespace"]
+    result: dict[str, Any] = {"resourceRef": reference}
+    path, index = source_file(item)
+    if path:
+        result["file"] = {"path": path} if index is None else {"path": path, "index": index}
+    return result
+
+
+def _change_result(change: Change, before: dict, after: dict) -> dict:
+    """One change record as an info result, about the item it changed and, when it is about a
+    container, that container where the output has it (`initContainers[0]` once moved)."""
+    result: dict[str, Any] = {"message": f"{change.workload}: {change.message}", "severity": "info"}
+    old_items, new_items = before.get("items"), after.get("items")
+    if not isinstance(old_items, list) or not isinstance(new_items, list) or len(old_items) != len(new_items):
+        return result
+    named = [index for index, item in enumerate(new_items) if isinstance(item, dict) and label(item) == change.workload]
+    if change.line:
+        old = _item_at(before, change.line)
+        index = next((index for index, item in enumerate(old_items) if item is old), None)
+    else:  # a record about no one place (the grace period): the item, when its name is unique
+        index = named[0] if len(named) == 1 else None
+    if index is None or index not in named:
+        return result
+    path = _container_path(old_items[index], new_items[index], change.line)
+    if path:
+        result["field"] = {"path": path}
+    result.update(_reference(new_items[index]))
+    return result
+
+
+def _container_path(old_item: dict, new_item: dict, line: int) -> str | None:
+    """The output path of the container that starts at `line` of the input item, found by name
+    in the same pod template: a change may have moved it from `containers` to `initContainers`."""
+    for old_pod, new_pod in zip(pods(old_item), pods(new_item), strict=False):
+        old = [c for f in ("initContainers", "containers") for c in old_pod.containers(f) if line_of(c) == line]
+        if not old or not isinstance(old[0], dict):
+            continue
+        for field in ("initContainers", "containers"):
+            for container in new_pod.containers(field):
+                if isinstance(container, dict) and container.get("name") == old[0].get("name"):
+                    return _path_to(new_item, container)
+    return None
+
+
+def _path_to(value: Any, target: Any, path: str = "") -> str | None:
+    """The field path from `value` to the very object `target`."""
+    if value is target:
+        return path
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _path_to(child, target, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
 
 
 def source_file(item: dict) -> tuple[str | None, int | None]:

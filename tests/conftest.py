@@ -65,3 +65,13 @@ class YAMLSnapshot(SingleFileSnapshotExtension):
 @pytest.fixture
 def yaml_snapshot(snapshot):  # type: ignore[no-untyped-def]
     return snapshot.use_extension(YAMLSnapshot)
+
+
+# -- real clients ----------------------------------------------------------------------------
+
+
+def pytest_report_header() -> str:
+    """Name the Helm and kpt versions the integration tests drive (tests/clients.py) in every run."""
+    from tests.clients import header
+
+    return header()

@@ -1,8 +1,9 @@
 """nativecar where platform teams meet it: pre-commit, CI formats, Helm, kustomize, kubectl.
 
 Each test runs the real tool where it is installed (pre-commit, kubectl) and skips, saying why,
-where it is not. The configuration used comes from README.md's own blocks wherever the README
-shows one, so the README cannot drift from what works.
+where it is not (the real Helm and kpt: tests/test_helm.py, tests/test_kpt.py). The configuration
+used comes from README.md's own blocks wherever the README shows one, so the README cannot drift
+from what works.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def test_github_format_makes_workflow_annotations() -> None:
 
 # -- Helm --------------------------------------------------------------------------------------
 
+# What Helm 3 hands a post-renderer: the release's manifests with their `# Source:` comments, and
+# never its hooks (helm/helm#7891; tests/test_helm.py shows it with the real Helm 3).
 HELM_3_STREAM = """---
 # Source: shop/templates/serviceaccount.yaml
 apiVersion: v1
@@ -144,20 +147,25 @@ kind: ServiceAccount
 metadata:
   name: shop
 ---
-# Source: shop/templates/migrate-job.yaml
-apiVersion: batch/v1
-kind: Job
+# Source: shop/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
 metadata:
-  name: shop-migrate
+  name: shop-web
   annotations:
-    "helm.sh/hook": pre-upgrade
+    team: "payments"
 spec:
+  selector:
+    matchLabels:
+      app: shop
   template:
+    metadata:
+      labels:
+        app: shop
     spec:
-      restartPolicy: Never
       containers:
-        - name: migrate
-          image: "ghcr.io/example/shop-migrate:1.4.0"
+        - name: web
+          image: "ghcr.io/example/shop:1.4.0"
         - name: cloud-sql-proxy
           image: "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3"
           args: ["--port=5432", "example:europe-west1:shop"]
@@ -192,28 +200,26 @@ def post_render(stream: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(script), *args], input=stream, capture_output=True, text=True, env=environment())
 
 
-def test_helm_plugin_manifest_is_a_helm_4_post_renderer() -> None:
-    plugin = yaml.safe_load((ROOT / "integrations" / "helm-plugin" / "plugin.yaml").read_text(encoding="utf-8"))
-    assert (plugin["apiVersion"], plugin["type"], plugin["runtime"], plugin["name"]) == (
-        "v1",
-        "postrenderer/v1",
-        "subprocess",
-        "nativecar",
-    )
-    command = plugin["runtimeConfig"]["platformCommand"][0]["command"]
-    assert command == "${HELM_PLUGIN_DIR}/postrender.sh"
-    assert os.access(ROOT / "integrations" / "helm-plugin" / "postrender.sh", os.X_OK)
-    assert "helm plugin install integrations/helm-plugin" in readme_block("Helm", "sh")
-
-
 def test_helm_3_stream_keeps_its_source_comments_and_order() -> None:
     result = post_render(HELM_3_STREAM)
     assert result.returncode == 0 and result.stderr == ""
     assert result.stdout.count("# Source: ") == 2
     documents = list(yaml.safe_load_all(result.stdout))
-    assert [d["kind"] for d in documents] == ["ServiceAccount", "Job"]
+    assert [d["kind"] for d in documents] == ["ServiceAccount", "Deployment"]
     assert documents[1]["spec"]["template"]["spec"]["initContainers"][0]["restartPolicy"] == "Always"
-    assert documents[1]["metadata"]["annotations"] == {"helm.sh/hook": "pre-upgrade"}
+    assert documents[1]["metadata"]["annotations"] == {"team": "payments"}
+
+
+def test_helm_post_renderer_options_alone_run_migrate() -> None:
+    """`--post-renderer-args=--kube-version=...` alone: migrate with that option (the plugin's
+    script puts the command first); on 1.28 native sidecars need a feature gate, so nothing moves."""
+    native = post_render(HELM_3_STREAM, "--kube-version=1.30")
+    assert native.returncode == 0, native.stderr
+    assert list(yaml.safe_load_all(native.stdout)) == list(yaml.safe_load_all(post_render(HELM_3_STREAM).stdout))
+    assert "initContainers:" in native.stdout
+    kept = post_render(HELM_3_STREAM, "--kube-version=1.28")
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout == HELM_3_STREAM
 
 
 def test_helm_4_stream_keeps_the_postrender_filename_annotations() -> None:
@@ -323,12 +329,21 @@ def test_krm_function_returns_items_and_results() -> None:
         assert job["metadata"]["annotations"] == yaml.safe_load(RESOURCE_LIST)["items"][0]["metadata"]["annotations"]
         assert job["spec"]["template"]["spec"]["initContainers"][0]["restartPolicy"] == "Always"
         assert "# runs the migration" in result.stdout
-        findings = [entry for entry in output["results"] if "resourceRef" in entry]
+        findings = [entry for entry in output["results"] if "tags" in entry]
         assert {(entry["severity"], entry["resourceRef"]["name"], entry["field"]["path"]) for entry in findings} == {
             ("warning", "db-migrate", "spec.template.spec.containers[0].command"),
             ("error", "broken", "spec.containers[1].name"),
         }
         assert {entry["file"]["path"] for entry in findings} == {"jobs/db-migrate.yaml", "pods/broken.yaml"}
+        # A change names its object too and, when it is about a container, where that is now.
+        changes = [entry for entry in output["results"] if "tags" not in entry]
+        assert changes and {entry["severity"] for entry in changes} == {"info"}
+        assert {(entry["resourceRef"]["kind"], entry["file"]["path"]) for entry in changes} == {
+            ("Job", "jobs/db-migrate.yaml")
+        }
+        moved = [entry for entry in changes if entry["message"].endswith("cloud-sql-proxy -> native sidecar")]
+        assert [entry["field"]["path"] for entry in moved] == ["spec.template.spec.initContainers[0]"]
+        assert job["spec"]["template"]["spec"]["initContainers"][0]["name"] == "cloud-sql-proxy"
 
 
 # -- kubectl -----------------------------------------------------------------------------------
