@@ -84,8 +84,9 @@ def pod_variables(pod: Pod) -> dict[str, Any]:
         "workload.kind": kind.lower(),
         "workload.resource": kind.lower() + "s",
         "workload.apiVersion": str(pod.workload.get("apiVersion", "")),
-        "pod.appContainers": ",".join(str(container.get("name")) for container in apps),
-        "pod.firstAppContainer": str(apps[0].get("name")) if apps else "",
+        "pod.appContainers": ",".join(str(container["name"]) for container in apps if container.get("name")),
+        # An unnamed container (the API rejects it anyway) is no container to name: "", never "None".
+        "pod.firstAppContainer": str(apps[0]["name"]) if apps and apps[0].get("name") else "",
         "pod.appPortNumbers": ",".join(str(port["containerPort"]) for port in ports),
         "pod.appPortsJSON": _ports_json(ports),
     }

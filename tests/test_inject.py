@@ -296,3 +296,22 @@ def test_walkthrough_job_output_is_the_reviewed_one(case: str, yaml_snapshot, sn
     assert outcome.text == yaml_snapshot
     assert [f"{c.action} {c.workload}: {c.message}" for c in outcome.changes] == snapshot
     assert oracle.stray_lines(WALKTHROUGH, outcome.text) == []
+
+
+def test_an_unnamed_app_container_is_not_written_as_none() -> None:
+    """A pod variable with nothing to name (the first app container has no name) leaves its
+    annotation out, rather than writing `None` into the manifest."""
+    job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\nspec:\n  template:\n    spec:\n" + (
+        "      restartPolicy: Never\n      containers:\n        - image: busybox:1.36\n"
+    )
+    done = subprocess.run(
+        [str(EXECUTABLE), "inject", "-p", "istio", "--mode", "manual", "-"],
+        input=job.encode(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    annotations = yaml.safe_load(done.stdout)["spec"]["template"]["metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/default-container" not in annotations
+    assert "None" not in done.stdout.decode()
+    assert annotations["sidecar.istio.io/nativeSidecar"] == "true"  # the rest was injected

@@ -92,6 +92,8 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
             pod.spec["volumes"] = manual["volumes"]
     for where in ("labels", "annotations"):
         for key, value in manual[where].items():
+            if value in (None, ""):  # a pod value with nothing to say (no named app container)
+                continue
             pod.set_metadata(where, str(key), str(value), overwrite=False)
     names = [str(container.get("name")) for container in [*helpers, sidecar]]
     volume_names = [str(volume.get("name")) for volume in manual["volumes"]]
