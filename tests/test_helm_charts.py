@@ -18,6 +18,9 @@ What a chart's maintainer checks, and how:
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +32,7 @@ import yaml
 from nativecar import charts, helm
 from nativecar.documents import Source, parse
 from nativecar.rewrites import Context
-from tests.conftest import CORPUS, FIXTURES, ROOT
+from tests.conftest import CORPUS, FIXTURES, ROOT, helm_binary
 
 CHARTS = FIXTURES / "charts"
 EXAMPLE = ROOT / "examples" / "chart"
@@ -342,3 +345,193 @@ def test_the_same_templates_convert_when_nothing_stands_in_the_way(tmp_path: Pat
         path.write_text(text)
         outcome = convert(path)
         assert outcome.changed and not warnings(outcome), text
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_migrate_in_place_converts_a_chart_and_leaves_everything_else_byte_for_byte(tmp_path: Path) -> None:
+    chart = tmp_path / "migration-job"
+    shutil.copytree(CHARTS / "migration-job", chart)
+    before = {path: path.read_bytes() for path in chart.rglob("*") if path.is_file()}
+    done = nativecar("migrate", "-i", str(chart))
+    assert done.returncode == 0, done.stderr
+    changed = {path for path, data in before.items() if path.read_bytes() != data}
+    assert changed == {chart / "templates" / "migration-job.yaml", chart / "templates" / "deployment.yaml"}
+    assert "templates/migration-job.yaml: job/{{ include" in done.stderr
+    again = nativecar("migrate", "--check", str(chart))
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_template_named_or_its_directory_walked_is_converted_and_a_partial_is_not(tmp_path: Path) -> None:
+    chart = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, chart)
+    partial = chart / "templates" / "_job.yaml"  # Helm renders no file whose name starts with _
+    partial.write_text((chart / "templates" / "migration-job.yaml").read_text())
+    before = partial.read_bytes()
+    named = nativecar("migrate", "--check", str(chart / "templates" / "migration-job.yaml"), str(partial))
+    assert named.returncode == 1 and "1 file would be rewritten, 0 of 1 unchanged" in named.stderr
+    walked = nativecar("migrate", "-i", str(chart / "templates"))
+    assert walked.returncode == 0 and "1 file rewritten" in walked.stderr
+    assert partial.read_bytes() == before
+
+
+def test_to_the_stream_of_manifests_a_chart_is_passed_over_with_how_to_convert_it() -> None:
+    done = nativecar("migrate", str(CHARTS / "migration-job"))
+    assert done.returncode == 0 and "{{" not in done.stdout
+    assert "skipped the Helm chart's templates/" in done.stderr and "at their source with -i" in done.stderr
+
+
+def test_a_finding_is_reported_at_its_file_line_and_column() -> None:
+    done = nativecar("migrate", "--check", str(CHARTS / "values-sidecar"))
+    assert done.returncode == 0  # nothing it can change
+    (line,) = [line for line in done.stderr.splitlines() if ": warning: " in line]
+    where = line.split(": warning: ")[0]
+    file, row, column = where.rsplit(":", 2)
+    assert file.endswith("templates/deployment.yaml") and int(row) > 0 and int(column) > 0
+
+
+# -- the proof: Helm itself ------------------------------------------------------------------
+
+
+def _helm(major: int) -> Path:
+    found = helm_binary(major)
+    if found is None:
+        reason = f"no Helm {major} binary (set NATIVECAR_HELM{major}, or see tests/conftest.py: helm_binary)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+def _render(binary: Path, chart: Path, values: str | None, home: Path) -> str:
+    environment = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    arguments = [str(binary), "template", "release", str(chart)]
+    if values:
+        arguments += ["-f", str(chart / values)]
+    done = subprocess.run(arguments, capture_output=True, text=True, env=environment, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _by_template(stream: str) -> dict[str, list[Any]]:
+    """The manifests of a `helm template` stream by the template they came from (the
+    `# Source: CHART/templates/FILE` comment Helm writes above each); `key: null` counts as no
+    key, as the API server reads it."""
+
+    def pruned(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: pruned(item) for key, item in value.items() if item is not None}
+        if isinstance(value, list):
+            return [pruned(item) for item in value]
+        return value
+
+    found: dict[str, list[Any]] = {}
+    for piece in re.split(r"(?m)^---[ \t]*$", stream):
+        source = re.search(r"(?m)^# Source: [^/]+/(.+)$", piece)
+        document = yaml.safe_load(piece)
+        if source is not None and document is not None:
+            found.setdefault(source.group(1), []).append(pruned(document))
+    return found
+
+
+CORPUS_VALUES = {  # more ways to render the corpus chart than its one values file: its switches on
+    "values-everything.yaml": {
+        "networkPolicies": {"create": True},
+        "sidecars": {"create": True},
+        "authorizationPolicies": {"create": True},
+        "opentelemetryCollector": {"create": True},
+        "googleCloudOperations": {"profiler": True, "tracing": True, "metrics": True},
+        "seccompProfile": {"enable": True},
+        "serviceAccounts": {"create": False},
+        "cartDatabase": {"type": "spanner", "inClusterRedis": {"create": False}},
+    },
+    "values-insecure.yaml": {"securityContext": {"enable": False}, "frontend": {"externalService": False}},
+}
+PROOFS = [
+    *((chart.name, chart, ("migrate",)) for chart in FIXTURE_CHARTS),
+    ("example", EXAMPLE, ("migrate",)),
+    ("corpus", CORPUS_CHART, ("migrate",)),
+    ("corpus-inject", CORPUS_CHART, ("inject", "-p", "istio")),
+]
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, str]]:
+    """Each chart of `PROOFS` copied twice (with the extra values files of the corpus chart),
+    one copy converted in place; by name: (original, converted, the run's stderr)."""
+    found: dict[str, tuple[Path, Path, str]] = {}
+    for name, chart, command in PROOFS:
+        if not chart.is_dir():
+            continue
+        root = tmp_path_factory.mktemp(name)
+        original, copy = root / "original" / chart.name, root / "converted" / chart.name
+        for target in (original, copy):
+            shutil.copytree(chart, target)
+            for path in [target, *target.rglob("*")]:
+                path.chmod(path.stat().st_mode | 0o200)  # the shared corpus is read-only
+            if chart == CORPUS_CHART:
+                for file, values in CORPUS_VALUES.items():
+                    (target / file).write_text(yaml.safe_dump(values))
+        done = nativecar(*command, "-i", str(copy))
+        assert done.returncode == 0, done.stderr
+        found[name] = (original, copy, done.stderr)
+    return found
+
+
+@pytest.mark.parametrize("major", [3, 4])
+@pytest.mark.parametrize("name", [name for name, _, _ in PROOFS])
+def test_helm_template_of_the_converted_chart_equals_helm_template_post_rendered(
+    converted: dict[str, tuple[Path, Path, str]], tmp_path: Path, name: str, major: int
+) -> None:
+    """Per template and per values file: the converted chart renders what the original renders
+    and `nativecar migrate` converts, or the template was left byte for byte as it was and the
+    run said why at it."""
+    binary = _helm(major)
+    if name not in converted:
+        pytest.skip("../shared/corpus is not present")
+    original, copy, stderr = converted[name]
+    command = next(command for chart_name, _, command in PROOFS if chart_name == name)
+    values_files = [values for values, _ in charts.load(original).values]
+    assert values_files[0] == "values.yaml" and len(values_files) > 1
+    for values in values_files:
+        expected = _by_template(nativecar(*command, "-q", stdin=_render(binary, original, values, tmp_path)).stdout)
+        rendered = _by_template(_render(binary, copy, values, tmp_path))
+        assert expected.keys() == rendered.keys()
+        for template, manifests in rendered.items():
+            if manifests == expected[template]:
+                continue
+            before, after = original / template, copy / template
+            assert before.read_bytes() == after.read_bytes(), (values, template)
+            said = [line for line in stderr.splitlines() if f"{template}:" in line and ": warning: " in line]
+            assert said, (values, template)
+
+
+def test_the_proof_converts_what_it_should(converted: dict[str, tuple[Path, Path, str]]) -> None:
+    """Which templates each chart's conversion changes (so the proof above is not about
+    unchanged charts only): the fixtures' sidecar templates, every pod template of the corpus
+    chart under `inject` but one (its annotations are inside an `{{ if }}`)."""
+
+    def changed(name: str) -> set[str]:
+        original, copy, _ = converted[name]
+        return {
+            path.name
+            for path in templates(original)
+            if path.read_bytes() != (copy / path.relative_to(original)).read_bytes()
+        }
+
+    assert changed("migration-job") == {"deployment.yaml", "migration-job.yaml"}
+    assert changed("istio-values") == {"deployment.yaml"}
+    assert changed("values-sidecar") == set()
+    assert "values-sidecar/templates/deployment.yaml:" in converted["values-sidecar"][2]
+    assert changed("example") == {"migration-job.yaml"}
+    if "corpus" in converted:
+        assert changed("corpus") == set()
+        injected = changed("corpus-inject")
+        assert "cartservice.yaml" not in injected and len(injected) >= 10
+        assert "templates/cartservice.yaml:" in converted["corpus-inject"][2]
