@@ -690,8 +690,8 @@ class _Layout:
     def wrappers(self) -> dict[int, int]:
         """The control lines of the blocks that wrap exactly one list item (`{{- if ... }}`, the
         item's lines, `{{- end }}`), each with its comment's indentation: the opening at the
-        item's dash, so it goes with the item as a comment above it, and the closing deeper, as
-        a comment below it."""
+        item's dash, so it goes with the item as a comment above it, and the closing one column
+        deeper, as a comment below it that keys added to the item go above."""
         found: dict[int, int] = {}
         for index, role in enumerate(self.roles):
             if role is None or role[0] != "control" or len(role[1]) != 1:
@@ -706,7 +706,7 @@ class _Layout:
             if close is not None:
                 dash = _indent(self.text(item))
                 found[index] = dash
-                found[close] = dash + 2
+                found[close] = dash + 1  # below the dash: the item's; left of its keys: after them
         return found
 
     def _close(self, item: int, dash: int) -> int | None:
