@@ -15,7 +15,7 @@ not start with `_`) and:
    false) with the actions in values as opaque words, and for each values file of the chart,
    with the branches those values choose and the plain `.Values` references filled in. A sidecar
    wrapped in its own `{{- if }}` moves with its wrapper; what its conversion changes outside it
-   (the grace period) is put under the same condition (`_conditional`);
+   (the grace period) is put under the same condition (`_Conversion.conditional`);
 5. puts the actions back (`Mask.restore`, which checks every one comes back once and whole).
 
 A template where any step cannot be done exactly is left byte for byte as it is, with a warning

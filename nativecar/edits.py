@@ -171,7 +171,7 @@ class Patcher:
         """Where lines appended to a block collection go: after its last entry's content and the
         comment lines below it indented deeper than `column`, which are the last entry's own: a
         list item's below its dash (they move with it, see `item_region`), a mapping's last key's
-        deeper than the keys (and at their column below a one-line `key: value`)."""
+        below its keys."""
         return self.region_end(self.line_end(self.content_end(last)), column)
 
     def item_region(self, item: Node) -> tuple[int, int]:
@@ -370,12 +370,9 @@ class Patcher:
         lines: list[str] = []
         for key in keys:
             lines.extend(self.render.pair(key, mapping[key], column))
-        if anchor is None:
-            last = self.real(node, len(pairs) - 1)
-            # A comment at the keys' column right below a one-line `key: value` goes with that
-            # line; below a nested block it closes the block, and new keys go above it.
-            one_line = last.style not in ("|", ">") if isinstance(last, ScalarNode) else bool(last.flow_style)
-            return self._append_lines(self.after_last(last, column - 1 if one_line else column), lines)
+        if anchor is None:  # a comment at the keys' column below the last key stays below: it reads
+            # as the comment above a key (`region_start`), and a new key must not take it over
+            return self._append_lines(self.after_last(self.real(node, len(pairs) - 1), column), lines)
         key = pairs[anchor][0]
         if self.on_own_line(self.at(key.start_mark)):
             at = self.region_start(self.line_start(self.at(key.start_mark)), column)

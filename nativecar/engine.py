@@ -463,7 +463,7 @@ def _patch(source: Source, document: Document, model: object, outcome: Records) 
         patcher.diff(model, root)
         if not patcher.edits:
             return None
-        end = patcher.after_last(root, root.start_mark.column - 1)
+        end = patcher.after_last(root, root.start_mark.column)
         patched = apply(source.text, patcher.edits, start, end)
         root = _says(patched, model, source)
         if root is not None:

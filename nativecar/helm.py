@@ -240,7 +240,7 @@ class Mask:
     tokens: dict[int, Token]
     lines: dict[int, Placeholder]
     wrappers: set[int] = field(default_factory=set)  # blocks that wrap exactly one list item
-    chains_seen: set[int] = field(default_factory=set)
+    chains_seen: set[int] = field(default_factory=set)  # block numbers given out (`Blocks.read`)
 
     @functools.cached_property
     def line_pattern(self) -> re.Pattern[str]:

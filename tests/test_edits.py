@@ -91,9 +91,8 @@ def test_a_moved_item_is_re_indented_to_its_new_list() -> None:
 def test_what_is_appended_after_a_moved_last_item_goes_below_its_own_comments() -> None:
     # The comments below a list's last item, indented deeper than its dash, are the item's and
     # move with it; a key or item appended after it goes below them, not between the item's
-    # lines (an empty value, `resources:`, ends where its key does, before those comments). In
-    # the moved item, a comment at its keys' column below its one-line last key is that line's:
-    # the new key goes below it too.
+    # lines (an empty value, `resources:`, ends where its key does, before those comments). A
+    # comment at the item's keys' column stays its last line: the new key goes above it.
     text = "spec:\n  one:\n  - a: 1\n  - b: 2\n    resources:\n      # filled in later\n    # end of b\n"
 
     def change(m: dict) -> None:
@@ -104,7 +103,7 @@ def test_what_is_appended_after_a_moved_last_item_goes_below_its_own_comments() 
     out = patch(text, change)
     assert out == (
         "spec:\n  one:\n  - a: 1\n  two:\n  - b: 2\n    resources:\n      # filled in later\n"
-        "    # end of b\n    d: true\n"
+        "    d: true\n    # end of b\n"
     )
 
 
