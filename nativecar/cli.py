@@ -206,7 +206,8 @@ def migrate(
     Identity, gcsfuse, the Cloud SQL Proxy Operator) plus every --sidecar name; asks an injector
     for a native sidecar where a pod asks it for one; follows a moved container in the
     kustomize patches and Service targetPorts of the same run. Documents with nothing to convert
-    come out byte for byte; changed ones change only on the lines that carry the change.
+    come out byte for byte; changed ones change only on the lines that carry the change. With -i,
+    --diff or --check a Helm chart's templates are converted at their source.
     """
     _execute(
         Where(paths, filename, output_file, exclude, no_gitignore),

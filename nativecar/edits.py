@@ -167,6 +167,13 @@ class Patcher:
             end = below
         return end
 
+    def after_last(self, last: Node, column: int) -> int:
+        """Where lines appended to a block collection go: after its last entry's content and the
+        comment lines below it indented deeper than `column`, which are the last entry's own: a
+        list item's below its dash (they move with it, see `item_region`), a mapping's last key's
+        below its keys."""
+        return self.region_end(self.line_end(self.content_end(last)), column)
+
     def item_region(self, item: Node) -> tuple[int, int]:
         """The lines of a block-sequence item: comments above it at its dash's column, its dash,
         its content, and comments below it at its keys' indent."""
@@ -363,8 +370,9 @@ class Patcher:
         lines: list[str] = []
         for key in keys:
             lines.extend(self.render.pair(key, mapping[key], column))
-        if anchor is None:
-            return self._append_lines(self.line_end(self.content_end(self.real(node, len(pairs) - 1))), lines)
+        if anchor is None:  # a comment at the keys' column below the last key stays below: it reads
+            # as the comment above a key (`region_start`), and a new key must not take it over
+            return self._append_lines(self.after_last(self.real(node, len(pairs) - 1), column), lines)
         key = pairs[anchor][0]
         if self.on_own_line(self.at(key.start_mark)):
             at = self.region_start(self.line_start(self.at(key.start_mark)), column)
@@ -419,8 +427,7 @@ class Patcher:
         for text, value in zip(values_text, values, strict=True):
             lines.extend([" " * dash_column + "- " + text] if text else self.render.item(value, dash_column))
         if before is None:
-            last = self.real(node, len(items) - 1)
-            self.edits.append(self._append_lines(self.line_end(self.content_end(last)), lines))
+            self.edits.append(self._append_lines(self.after_last(self.real(node, len(items) - 1), dash_column), lines))
         else:
             at, _ = self.item_region(self.real(node, before))
             self.edits.append(Edit(at, at, newline.join(lines) + newline))

@@ -463,7 +463,7 @@ def _patch(source: Source, document: Document, model: object, outcome: Records) 
         patcher.diff(model, root)
         if not patcher.edits:
             return None
-        end = patcher.line_end(patcher.content_end(root))
+        end = patcher.after_last(root, root.start_mark.column)
         patched = apply(source.text, patcher.edits, start, end)
         root = _says(patched, model, source)
         if root is not None:

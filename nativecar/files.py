@@ -11,7 +11,10 @@ standard input. What a walk leaves out (`Walk`):
   directory, or the config file's directory), for walked and named files alike, so that an
   exclude holds under pre-commit, which names every file;
 - a Helm chart's `templates/` (Go templates, not manifests: `{{ }}` is not YAML), walked or
-  named, with one note per chart.
+  named, with one note per chart; unless `charts` is "convert" (`migrate`/`inject` writing
+  files, `--diff`, `--check`): then each template Helm renders (a YAML file whose name does not
+  start with `_`) is an input that knows its chart (`Input.chart`, converted by
+  `nativecar.charts`), and the partials are left out.
 Patterns are matched by `pathspec`, the gitignore matcher black and others use.
 
 An in-place rewrite (`-i`) reads one file as an `Original` and replaces it with `write_atomic`:
@@ -39,7 +42,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, Literal, NamedTuple
 
 from nativecar.documents import InputError
 
@@ -58,18 +61,26 @@ _KINDS = (
 
 
 class Input(NamedTuple):
-    """One input: its display name (what messages call it) and where to read it."""
+    """One input: its display name (what messages call it), where to read it, and for a Helm
+    template converted at its source, its chart's directory."""
 
     name: str
     path: Path | None  # None for standard input
+    chart: Path | None = None
+
+
+Charts = Literal["skip", "stdout", "convert"]
 
 
 class Walk(NamedTuple):
     """What a walk leaves out: `exclude`, (pattern, the directory it is relative to) pairs in
-    gitignore syntax; `gitignore`: whether `.gitignore` files count."""
+    gitignore syntax; `gitignore`: whether `.gitignore` files count; `charts`: whether a Helm
+    chart's templates are left out ("skip"; "stdout": and the note says how to convert them) or
+    are inputs ("convert")."""
 
     exclude: tuple[tuple[str, str], ...] = ()
     gitignore: bool = True
+    charts: Charts = "skip"
 
 
 class Expansion(NamedTuple):
@@ -165,6 +176,8 @@ class _Skipping:
         self.ignores: dict[str, Any] = {}  # directory -> its .gitignore's spec (None: it has none)
         self.repositories: dict[str, str | None] = {}
         self.charts: set[str] = set()
+        self.at_source = walk.charts == "convert"
+        self.hint = walk.charts == "stdout"
 
     def excluded(self, path: Path, directory: bool = False) -> bool:
         """Whether an `--exclude` pattern matches `path`."""
@@ -232,12 +245,33 @@ class _Skipping:
     def helm_templates(self, path: Path, directory: bool = False) -> bool:
         """Whether `path` is (in) a Helm chart's `templates/` (a `Chart.yaml` beside that
         directory); says so once per chart."""
+        chart = self.chart_of(path, directory)
+        if chart is not None:
+            self.skip_chart(chart)
+        return chart is not None
+
+    @staticmethod
+    def chart_of(path: Path, directory: bool = False) -> Path | None:
+        """The chart whose `templates/` holds `path` (or is it, for a directory), if any."""
         absolute = _absolute(path)
         for holder in (absolute, *absolute.parents) if directory else absolute.parents:
             if holder.name == "templates" and (holder.parent / "Chart.yaml").is_file():
-                self.skip_chart(holder.parent)
-                return True
-        return False
+                return holder.parent
+        return None
+
+    def template(self, path: Path) -> tuple[bool, Path | None]:
+        """For a file: whether it is left out as a chart's template (said once per chart), and
+        the chart of a template converted at its source; partials (`_helpers.tpl`) are left out
+        silently then, since Helm does not render them."""
+        chart = self.chart_of(path)
+        if chart is None:
+            return False, None
+        if not self.at_source:
+            self.skip_chart(chart)
+            return True, None
+        if path.name.startswith("_"):
+            return True, None
+        return False, chart
 
     def skip_chart(self, chart: Path) -> None:
         """Say once that the templates of the chart in `chart` were left out."""
@@ -247,8 +281,9 @@ class _Skipping:
         self.charts.add(key)
         relative = os.path.relpath(chart)
         name = str(chart) if relative.startswith(os.pardir) else relative
+        convert = "convert them at their source with -i (or see how with --diff), " if self.hint else ""
         self.found.skipped.append(
-            f"{name}: skipped the Helm chart's templates/ (Go templates, not manifests): render them with "
+            f"{name}: skipped the Helm chart's templates/ (Go templates, not manifests): {convert}render them with "
             "`helm template`, or run nativecar as Helm's post-renderer"
         )
 
@@ -275,12 +310,14 @@ def _expand_one(raw: str, found: Expansion, skipping: _Skipping) -> Iterator[Inp
         return
     if not stat.S_ISDIR(mode):
         # Named on the command line, a pipe is read: `nativecar migrate <(helm template ...)`.
-        if not skipping.excluded(path) and not skipping.helm_templates(path):
-            yield Input(raw, path)
+        if not skipping.excluded(path):
+            left, chart = skipping.template(path)
+            if not left:
+                yield Input(raw, path, chart)
         return
     errors_before = len(found.errors)
     any_named = False
-    if skipping.helm_templates(path, directory=True):
+    if not skipping.at_source and skipping.helm_templates(path, directory=True):
         return
 
     def unreadable(error: OSError) -> None:
@@ -290,7 +327,7 @@ def _expand_one(raw: str, found: Expansion, skipping: _Skipping) -> Iterator[Inp
 
     for directory, subdirectories, names in os.walk(path, onerror=unreadable):
         here = Path(directory)
-        if "Chart.yaml" in names and "templates" in subdirectories:
+        if "Chart.yaml" in names and "templates" in subdirectories and not skipping.at_source:
             skipping.skip_chart(here)
             subdirectories.remove("templates")
         subdirectories[:] = sorted(
@@ -312,7 +349,9 @@ def _expand_one(raw: str, found: Expansion, skipping: _Skipping) -> Iterator[Inp
                 # Opening a FIFO blocks until someone writes to it; a walk only takes files.
                 found.skipped.append(f"{found_path}: skipped: not a regular file ({kind})")
                 continue
-            yield Input(str(found_path), found_path)
+            left, chart = skipping.template(found_path) if skipping.at_source else (False, None)
+            if not left:
+                yield Input(str(found_path), found_path, chart)
     if not any_named and len(found.errors) == errors_before:
         found.errors.append(InputError(raw, 1, 1, "no *.yaml or *.yml files in this directory"))
 

@@ -79,8 +79,12 @@ def run(
         report.error("--in-place needs files; standard input can only be written to stdout")
         return report.exit_code
     report.diff = output.diff
-    inputs = _expand(paths, settings, report)
+    # A chart's templates are converted at their source when the run writes files or only
+    # reports (never into a stream of manifests, where Go template text must not go).
+    at_source = output.in_place or output.check or output.diff
+    inputs = _expand(paths, settings, report, "convert" if at_source else "stdout")
     context = context_for(settings, injection)
+    templates = _Templates(inputs, context, report)
     # Findings point into the file as the user will find it: rewritten with -i, as it is otherwise;
     # with --quiet nobody reads them, so they are not looked for.
     positions: engine.Positions | None = "output" if output.in_place else "input"
@@ -94,6 +98,8 @@ def run(
         report.in_place = True
 
         def work(source: Source) -> engine.Outcome:
+            if source.path in templates.charts:
+                return templates.convert(source, positions)
             return engine.process(source, context, positions)
 
         _rewrite_in_place(inputs, work, report, plan)
@@ -107,6 +113,8 @@ def run(
             try:
                 if plan is not None and _planned(item, plan):
                     records = _patch_file(item, plan, sink)
+                elif item.chart is not None:
+                    records = _template_file(item, templates, positions, sink)
                 else:
                     with files.opened(item) as stream:
                         records = _unhurried(_stream, stream, item.name, context, positions, sink)
@@ -251,11 +259,11 @@ class _Sink:
             self.diff.close()
 
 
-def _expand(paths: list[str], settings: Settings, report: Report) -> list[files.Input]:
+def _expand(paths: list[str], settings: Settings, report: Report, charts: files.Charts = "skip") -> list[files.Input]:
     """The inputs `paths` name, less what the settings leave out (`--exclude`, `.gitignore`, Helm
-    templates); the paths that name nothing readable are reported as errors, and the names a
-    walk passed over as notes."""
-    found = files.expand(paths, _walk(settings))
+    templates unless `charts` converts them); the paths that name nothing readable are reported
+    as errors, and the names a walk passed over as notes."""
+    found = files.expand(paths, _walk(settings)._replace(charts=charts))
     for error in found.errors:
         report.error(error)
     for note in found.skipped:
@@ -370,6 +378,39 @@ def _notes(item: files.Input, plan: kustomize.Plan) -> list[Change]:
         for where, message, line in plan.notes
         if os.path.realpath(where) == key
     ]
+
+
+class _Templates:
+    """The Helm templates of a run converted at their source (`nativecar.charts`): their charts,
+    each read once with its values files (a values file that cannot be read is noted)."""
+
+    def __init__(self, inputs: list[files.Input], context: Context, report: Report) -> None:
+        self.context = context
+        self.report = report
+        self.charts = {item.name: item.chart for item in inputs if item.chart is not None}
+        self.loaded: dict[Path, Any] = {}
+
+    def convert(self, source: Source, positions: engine.Positions | None) -> engine.Outcome:
+        from nativecar import charts
+
+        root = self.charts[source.path]
+        assert root is not None
+        if root not in self.loaded:
+            self.loaded[root] = charts.load(root)
+            for note in self.loaded[root].notes:
+                self.report.note(note)
+        return _unhurried(charts.convert, source, self.context, self.loaded[root], positions)
+
+
+def _template_file(
+    item: files.Input, templates: _Templates, positions: engine.Positions | None, sink: _Sink
+) -> engine.Records:
+    """A Helm template converted at its source, to the output (its diff, or nowhere)."""
+    source = decode(files.read(item), item.name, "Helm templates")
+    outcome = templates.convert(source, positions)
+    sink.piece(source, outcome.text)
+    sink.close()
+    return outcome
 
 
 def _patch_file(item: files.Input, plan: kustomize.Plan, sink: _Sink) -> engine.Records:

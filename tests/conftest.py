@@ -49,7 +49,16 @@ def corpus() -> list[Path]:
     return files
 
 
-__all__ = ["CORPUS", "FIXTURES", "ROOT", "Source", "corpus_files", "fixture_text", "migrate", "migrate_text"]
+__all__ = [
+    "CORPUS",
+    "FIXTURES",
+    "ROOT",
+    "Source",
+    "corpus_files",
+    "fixture_text",
+    "migrate",
+    "migrate_text",
+]
 
 
 # -- snapshots -------------------------------------------------------------------------------

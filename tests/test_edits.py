@@ -88,6 +88,41 @@ def test_a_moved_item_is_re_indented_to_its_new_list() -> None:
     assert patch(text, change) == "one:\n    - a: 1\ntwo:\n- z: 0\n- b: 2\n  c: |\n    text\n"
 
 
+def test_what_is_appended_after_a_moved_last_item_goes_below_its_own_comments() -> None:
+    # The comments below a list's last item, indented deeper than its dash, are the item's and
+    # move with it; a key or item appended after it goes below them, not between the item's
+    # lines (an empty value, `resources:`, ends where its key does, before those comments). A
+    # comment at the item's keys' column stays its last line: the new key goes above it.
+    text = "spec:\n  one:\n  - a: 1\n  - b: 2\n    resources:\n      # filled in later\n    # end of b\n"
+
+    def change(m: dict) -> None:
+        moved = m["spec"]["one"].pop(1)
+        moved["d"] = True
+        m["spec"]["two"] = [moved]
+
+    out = patch(text, change)
+    assert out == (
+        "spec:\n  one:\n  - a: 1\n  two:\n  - b: 2\n    resources:\n      # filled in later\n"
+        "    d: true\n    # end of b\n"
+    )
+
+
+def test_a_sidecar_whose_last_key_is_empty_is_patched_with_its_comments_not_re_emitted() -> None:
+    from tests.conftest import migrate
+
+    text = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\nspec:\n  template:\n    spec:\n"
+        "      containers:\n      - name: app\n        image: app\n"
+        "      - name: cloud-sql-proxy\n        image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.1.0\n"
+        "        resources:\n          # set by the platform team\n"
+    )
+    outcome = migrate(text)
+    assert outcome.changed and not outcome.reemitted
+    lines = outcome.text.splitlines()
+    assert lines.index("      initContainers:") < lines.index("          # set by the platform team")
+    assert outcome.text.startswith(text.split("      - name: cloud-sql-proxy")[0])
+
+
 def test_flow_collections_are_edited_in_place() -> None:
     out = patch("a: {x: 1, y: 2}\nb: [1, 2, 3]\n", lambda m: (m["a"].pop("x"), m["a"].update(z=3), m["b"].pop(1)))
     assert out == "a: {y: 2, z: 3}\nb: [1, 3]\n"

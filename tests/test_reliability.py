@@ -152,10 +152,13 @@ def test_a_comment_after_the_proxys_last_key_moves_with_the_proxy() -> None:
         f"    - name: cloud-sql-proxy\n      image: {PROXY}\n"
         "      # keep the proxy on 2.x until the migration is done\n"
     )
-    lines = migrate(text).text.splitlines()
+    outcome = migrate(text)
+    assert not outcome.reemitted  # patched: the comment keeps its own line and column
+    lines = outcome.text.splitlines()
     comment = lines.index("      # keep the proxy on 2.x until the migration is done")
-    assert lines.index("  initContainers:") < comment
-    assert lines[comment - 1] == f"      image: {PROXY}"
+    proxy = lines.index("    - name: cloud-sql-proxy")
+    assert lines.index("  initContainers:") < proxy < comment
+    assert all(line.startswith("      ") for line in lines[proxy + 1 : comment])  # among the proxy's lines
 
 
 def test_a_control_character_is_reported_where_it_is() -> None:

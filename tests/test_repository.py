@@ -182,10 +182,14 @@ def test_helm_templates_are_passed_over_with_one_note_per_chart(tmp_path: Path) 
     work = repository(tmp_path / "repo")
     (work / "broken.yaml").unlink()
     (work / "charts" / "web" / "templates" / "service.yaml").write_text('{{ include "svc" . }}\n')
-    walked = nativecar("migrate", "--check", ".", cwd=work)
+    walked = nativecar("migrate", ".", cwd=work)  # to the stream of manifests: never a template
     notes = [line for line in walked.stderr.decode().splitlines() if "Helm chart" in line]
-    assert notes == [notes[0]] and notes[0].startswith("charts/web: ")
-    assert walked.returncode == 1  # the legacy Jobs; no template is an error
+    assert notes == [notes[0]] and notes[0].startswith("charts/web: ") and "at their source with -i" in notes[0]
+    assert walked.returncode == 0 and b"{{" not in walked.stdout
+    checked = nativecar("migrate", "--check", ".", cwd=work)  # templates are read at their source
+    assert "Helm chart" not in checked.stderr.decode()
+    assert checked.returncode == 1  # the legacy Jobs; no template is an error
+    assert "charts/web/templates" not in checked.stderr.decode()  # nothing in them to convert
     named = nativecar("check", "charts/web/templates/deployment.yaml", "charts/web/templates/service.yaml", cwd=work)
     assert named.returncode == 0, named.stderr
     assert named.stderr.decode().count("Helm chart") == 1

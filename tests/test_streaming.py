@@ -83,7 +83,7 @@ def test_segments_join_to_the_input_and_say_what_the_whole_input_says(
 
 def _inputs() -> list[Path]:
     # A kustomization is a tree (its run edits patch files it names): tests/test_kustomize.py.
-    # A Helm chart's templates are passed over by design (tests/test_files.py).
+    # A Helm chart's templates are passed over by design on stdout (tests/test_helm_charts.py).
     files = [
         path
         for path in sorted(FIXTURES.rglob("*.yaml"))
