@@ -201,14 +201,16 @@ def _stream(
     for segment in segments(stream, name):
         manifests = manifests or _holds_manifest(segment.document)
         sink.piece(segment.source, session.rewrite(segment))
-    if not manifests and name == files.STDIN_NAME:
+    if not manifests and name == files.STDIN_NAME and (sink.output.check or sink.output.diff):
         raise _NO_MANIFESTS
     sink.close()
     return session.finish()
 
 
-# An empty standard input is most often a mistake upstream (`nativecar check $DIR` with DIR
-# unset, a `helm template` that failed): passing it as "no findings" would hide it.
+# An empty standard input given to a check (`check`, `explain`, `--check`, `--diff`) is most often
+# a mistake upstream (`nativecar check $DIR` with DIR unset): "no findings" would hide it. As a
+# filter, `migrate` passes an empty stream through: Helm runs its post-renderer on a chart that
+# renders nothing (all disabled, or only hooks on Helm 3), and an error there fails the install.
 _NO_MANIFESTS = InputError(files.STDIN_NAME, 1, 1, "no manifests on standard input")
 
 

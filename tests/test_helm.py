@@ -125,6 +125,27 @@ def test_helm_3_post_renderer_converts_workloads_and_leaves_hooks_legacy(helm: c
     assert rendered["Service/shop-web"] == plain["Service/shop-web"]
 
 
+@pytest.mark.parametrize("helm", [HELM_3, HELM_4], ids=version)
+def test_a_chart_that_renders_nothing_installs_through_the_post_renderer(helm: clients.Client, tmp_path: Path) -> None:
+    """Helm runs the post-renderer on an empty stream when every resource is switched off (and,
+    on Helm 3, when a chart renders hooks only): nativecar passes it through."""
+    binary = clients.require(helm, HOW)
+    chart = tmp_path / "quiet"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: quiet\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("enabled: false\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n{{- end }}\n"
+    )
+    env = environment(tmp_path)
+    arguments = ["--post-renderer", "nativecar", "--post-renderer-args", "migrate"]
+    if helm is HELM_4:  # the plugin, as the README installs it
+        install_plugin(binary, "folder", env, tmp_path)
+        arguments = ["--post-renderer", "nativecar"]
+    done = run([str(binary), "template", "q", str(chart), *arguments], env)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize("helm", [HELM_3], ids=version)
 def test_helm_3_takes_one_argument_per_post_renderer_args(helm: clients.Client, tmp_path: Path) -> None:
     binary = clients.require(helm, HOW)

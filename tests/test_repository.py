@@ -198,13 +198,24 @@ def test_helm_templates_are_passed_over_with_one_note_per_chart(tmp_path: Path) 
 # -- standard input ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["migrate", "check", "explain"])
-def test_empty_standard_input_is_an_error(command: str) -> None:
+@pytest.mark.parametrize("command", [["check"], ["explain"], ["migrate", "--check"], ["migrate", "--diff"]])
+def test_empty_standard_input_to_a_check_is_an_error(command: list[str]) -> None:
     for data in (b"", b"# only a comment\n---\n"):
-        done = nativecar(command, stdin=data)
+        done = nativecar(*command, stdin=data)
         assert done.returncode == 2
         assert b"<stdin>:1:1: no manifests on standard input" in done.stderr
         assert done.stdout == b""
+
+
+@pytest.mark.parametrize("command", ["migrate", "inject"])
+def test_as_a_filter_an_empty_stream_passes_through(command: str) -> None:
+    """Helm runs a post-renderer on charts that render nothing (all disabled, or hooks only on
+    Helm 3): the filter must not fail the install."""
+    arguments = [command] if command == "migrate" else [command, "-p", "istio"]
+    for data in (b"", b"# only a comment\n"):
+        done = nativecar(*arguments, stdin=data)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == data
 
 
 @pytest.mark.parametrize("command", ["migrate", "check"])

@@ -8,4 +8,9 @@ set -eu
 case "${1-}" in
   "" | -*) set -- migrate "$@" ;;
 esac
-exec nativecar "$@" --quiet -
+# Helm 4 refuses a post-renderer's empty output ("produced empty output") even when the chart
+# rendered nothing (every resource switched off): an empty stream goes back as a bare `---`.
+output=$(mktemp)
+trap 'rm -f "$output"' EXIT
+nativecar "$@" --quiet - >"$output"
+if [ -s "$output" ]; then cat "$output"; else printf -- '---\n'; fi
