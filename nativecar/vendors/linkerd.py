@@ -72,6 +72,28 @@ def native_key(pod: Pod, profile: Profile, container: dict | None, version: str 
 
 
 def convert(pod: Pod, container: dict, profile: Profile) -> list[str]:
+    """Set the native-sidecar annotation in the spelling the proxy's release reads. A release
+    known to read none (before 2.15: the image tag, or `linkerd.io/proxy-version`) gets none, and
+    the report says so: its injector would inject a legacy proxy again on re-injection; an
+    unknown release gets the assumed release's spelling, and the report says that too."""
+    from nativecar.vendors import releases
+
+    request = profile.request
+    assert request is not None
+    if releases.present(pod, request) is None:
+        found = releases.known(pod, profile, {}, container)
+        if found.release is not None and releases.spelling(request, found.release) is None:
+            return [
+                f"no native-sidecar annotation: linkerd {releases.show(found.release)} ({found.source}) reads "
+                f"none ({request.native_since} and later do); re-injected by that release, the proxy is legacy again"
+            ]
+        if found.release is None:
+            key = native_key(pod, profile, container)
+            pod.set_annotation(key, "true")
+            return [
+                f"{key} set for the assumed linkerd {request.assumed}: the release is unknown "
+                "(name it with --vendor-version linkerd=RELEASE)"
+            ]
     key = native_key(pod, profile, container)
     return [f"{key} set"] if pod.set_annotation(key, "true") else []
 
