@@ -99,7 +99,46 @@ def load(root: Path) -> Chart:
         data = read(path)
         if isinstance(data, dict):
             found.append((path.relative_to(root).as_posix(), _merged(base, data)))
+    found += _as_subchart(root, base)
     return Chart(str(root), tuple(found), tuple(notes))
+
+
+def _as_subchart(root: Path, base: dict) -> list[tuple[str, Any]]:
+    """The values a chart gets as a subchart (`PARENT/charts/NAME/`) under each values file of
+    its parent: its own `values.yaml` with the parent's section for it (its alias, else its name)
+    merged over, and the parent's `global` (Helm's subchart values:
+    https://helm.sh/docs/chart_template_guide/subcharts_and_globals/)."""
+    parent = root.parent.parent
+    if root.parent.name != "charts" or not (parent / "Chart.yaml").is_file():
+        return []
+    key = _dependency_key(root, parent)
+    found = []
+    for name, values in load(parent).values:
+        if not isinstance(values, dict):
+            continue
+        section = values.get(key)
+        merged = _merged(base, section if isinstance(section, dict) else {})
+        if isinstance(values.get("global"), dict):
+            merged = {**merged, "global": _merged(merged.get("global") or {}, values["global"])}
+        found.append((f"{parent.name}/{name} (as its subchart {key})", merged))
+    return found
+
+
+def _dependency_key(root: Path, parent: Path) -> str:
+    """The key of a subchart's values in its parent's: the dependency's alias, else the chart's name."""
+
+    def metadata(path: Path) -> dict:
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    name = str(metadata(root / "Chart.yaml").get("name") or root.name)
+    for dependency in metadata(parent / "Chart.yaml").get("dependencies") or []:
+        if isinstance(dependency, dict) and dependency.get("name") == name and dependency.get("alias"):
+            return str(dependency["alias"])
+    return name
 
 
 def _merged(base: Any, over: Any) -> Any:

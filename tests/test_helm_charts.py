@@ -530,3 +530,57 @@ def test_the_proof_converts_what_it_should(converted: dict[str, tuple[Path, Path
         injected = changed("corpus-inject")
         assert "cartservice.yaml" not in injected and len(injected) >= 10
         assert "templates/cartservice.yaml:" in converted["corpus-inject"][2]
+
+
+SUBCHART_JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: j
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: app
+          image: busybox:1.36
+        - name: "{{ .Values.sidecarName }}"
+          image: "{{ .Values.sidecarImage }}"
+          args: ["--port=5432", "p:r:i"]
+"""
+
+
+def _parent_with_subchart(root: Path, parent_values: str) -> Path:
+    """A parent chart whose `charts/sub` names its second container from values."""
+    sub = root / "parent" / "charts" / "sub"
+    (sub / "templates").mkdir(parents=True)
+    (root / "parent" / "Chart.yaml").write_text("apiVersion: v2\nname: parent\nversion: 0.1.0\n")
+    (root / "parent" / "values.yaml").write_text(parent_values)
+    (sub / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.1.0\n")
+    (sub / "values.yaml").write_text(
+        "sidecarName: cloud-sql-proxy\nsidecarImage: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3\n"
+    )
+    (sub / "templates" / "job.yaml").write_text(SUBCHART_JOB)
+    return root / "parent"
+
+
+def test_a_subchart_is_converted_with_the_values_its_parent_gives_it(tmp_path: Path) -> None:
+    """Helm renders a subchart with its parent's section for it merged over its own values: a
+    container that the parent's values make a log shipper is no Cloud SQL proxy to convert."""
+    overridden = _parent_with_subchart(
+        tmp_path / "a", 'sub: {sidecarName: log-shipper, sidecarImage: "fluent/fluent-bit:3.0"}\n'
+    )
+    template = overridden / "charts" / "sub" / "templates" / "job.yaml"
+    done = nativecar("migrate", "-i", str(overridden))
+    assert done.returncode == 0, done.stderr
+    assert template.read_text() == SUBCHART_JOB
+    assert "as its subchart sub" in done.stderr
+    # The parent leaving the section alone: the subchart converts, and Helm agrees.
+    plain = _parent_with_subchart(tmp_path / "b", "other: 1\n")
+    original = tmp_path / "original"
+    shutil.copytree(plain, original)
+    assert nativecar("migrate", "-i", str(plain)).returncode == 0
+    assert "restartPolicy: Always" in (plain / "charts" / "sub" / "templates" / "job.yaml").read_text()
+    binary = _helm(3)
+    expected = nativecar("migrate", stdin=_render(binary, original, None, tmp_path)).stdout
+    assert _by_template(_render(binary, plain, None, tmp_path)) == _by_template(expected)
