@@ -53,13 +53,25 @@ MAX_INSTANCES = 200  # renderings checked per template, beyond which a template 
 # -- charts and their values -----------------------------------------------------------------
 
 
+class Named(NamedTuple):
+    """A named template (`{{- define "NAME" }}`) of a chart: where it is defined (file, 1-based
+    line) and its body's text."""
+
+    name: str
+    file: str
+    line: int
+    body: str
+
+
 @dataclass(frozen=True)
 class Chart:
-    """A chart: its directory, and the values each of its values files gives (name, values)."""
+    """A chart: its directory, the values each of its values files gives (name, values), and
+    its named templates (`define`, in any file of `templates/`, partials included)."""
 
     root: str
     values: tuple[tuple[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
+    named: tuple[Named, ...] = ()
 
 
 def chart_of(path: Path) -> Path | None:
@@ -100,7 +112,82 @@ def load(root: Path) -> Chart:
         if isinstance(data, dict):
             found.append((path.relative_to(root).as_posix(), _merged(base, data)))
     found += _as_subchart(root, base)
-    return Chart(str(root), tuple(found), tuple(notes))
+    return Chart(str(root), tuple(found), tuple(notes), tuple(_named_templates(root / "templates")))
+
+
+def _named_templates(directory: Path) -> Iterator[Named]:
+    """Every `define` of the files under `directory` (a file that cannot be read or scanned is
+    passed over: its own conversion reports it)."""
+    for path in sorted(directory.rglob("*")):
+        try:
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            actions = helm.scan(text)
+        except (OSError, UnicodeDecodeError, helm.TemplateError):
+            continue
+        opened: list[helm.Action] = []
+        for action in actions:
+            if action.role == "open":
+                opened.append(action)
+            elif action.role == "end" and opened:
+                start = opened.pop()
+                name = re.match(r'\s*"([^"]+)"', start.argument) if start.keyword == "define" else None
+                if name is not None:
+                    line = text.count("\n", 0, start.start) + 1
+                    yield Named(name.group(1), str(path), line, text[start.end : action.start])
+
+
+_CONTAINER_FIELD = re.compile(r"""^[ \t-]*(name|image):[ \t]*["']?([^"'\s{}]+)["']?[ \t]*$""")
+_INCLUDE = re.compile(r'^(?:include|template)\s+"([^"]+)"')
+
+
+def named_sidecars(named: Named, context: Context) -> list[str]:
+    """The sidecars nativecar recognises among the containers a named template writes (by their
+    literal `name:` or `image:`)."""
+    containers: list[dict[str, str]] = []
+    for line in named.body.splitlines():
+        field = _CONTAINER_FIELD.match(line)
+        if line.lstrip().startswith("- ") or not containers:
+            containers.append({})  # a list item starts the next container
+        if field is not None:
+            containers[-1].setdefault(field.group(1), field.group(2))
+    found = []
+    for container in containers:
+        if context.recognise(container.get("name"), container.get("image")) is not None:
+            shown = container.get("name") or container.get("image") or ""
+            if shown not in found:
+                found.append(shown)
+    return found
+
+
+def _included_sidecars(source: Source, chart: Chart, context: Context) -> list[Change]:
+    """A warning at each `include`/`template` of a named template that writes a sidecar: it is
+    not converted at its source (nativecar converts the YAML of a template, not the text a named
+    template inserts), and a Job with it never completes."""
+    if not chart.named:
+        return []
+    by_name = {named.name: named for named in chart.named}
+    found = []
+    for action in helm.scan(source.text):
+        match = _INCLUDE.match(action.argument.strip()) if action.keyword == "output" else None
+        named = by_name.get(match.group(1)) if match else None
+        sidecars = named_sidecars(named, context) if named else []
+        if named is None or not sidecars:
+            continue
+        line = source.text.count("\n", 0, action.start) + 1
+        column = action.start - (source.text.rfind("\n", 0, action.start) + 1) + 1
+        where = f"{Path(named.file).relative_to(chart.root) if named.file.startswith(chart.root) else named.file}"
+        found.append(
+            Change(
+                "template",
+                f"{', '.join(sidecars)} comes from the named template {named.name!r} ({where}:{named.line}), which "
+                "nativecar does not convert at its source: make it a native sidecar there by hand (under "
+                "initContainers, with restartPolicy: Always), or convert `helm template` output instead",
+                "warning",
+                line,
+                column,
+            )
+        )
+    return found
 
 
 def _as_subchart(root: Path, base: dict) -> list[tuple[str, Any]]:
@@ -340,16 +427,18 @@ def convert(
         return _left(
             source, [Change("template", f"left as it is: {error.message}", "warning", error.line, error.column)]
         )
+    included = _included_sidecars(source, chart, context)
     conversion = _Conversion(source, mask, context, chart, positions)
     try:
-        return conversion.run()
+        outcome = conversion.run()
     except _RefusalError as refusal:
         message = f"left as it is: {refusal.message}"
         would = conversion.would()
         if would:
             message += f" (it would: {would})"
         found = [Change(refusal.workload, message, "warning", refusal.line, refusal.column)]
-        return _left(source, [*conversion.notes, *found])
+        return _left(source, [*included, *conversion.notes, *found])
+    return replace(outcome, changes=[*included, *outcome.changes]) if included else outcome
 
 
 def _left(source: Source, changes: list[Change]) -> engine.Outcome:

@@ -584,3 +584,49 @@ def test_a_subchart_is_converted_with_the_values_its_parent_gives_it(tmp_path: P
     binary = _helm(3)
     expected = nativecar("migrate", stdin=_render(binary, original, None, tmp_path)).stdout
     assert _by_template(_render(binary, plain, None, tmp_path)) == _by_template(expected)
+
+
+HELPERS = """\
+{{- define "shop.proxy" -}}
+- name: cloud-sql-proxy
+  image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3
+  args: ["--port=5432", "p:r:i"]
+{{- end }}
+{{- define "shop.labels" -}}
+app: shop
+{{- end }}
+"""
+INCLUDING_JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  labels:
+    {{- include "shop.labels" . | nindent 4 }}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: app
+          image: busybox:1.36
+        {{- include "shop.proxy" . | nindent 8 }}
+"""
+
+
+def test_a_sidecar_a_named_template_writes_is_reported_where_it_is_included(tmp_path: Path) -> None:
+    """A named template's text is inserted by Helm, not read as YAML by nativecar: a sidecar
+    there cannot be converted at the source, so the include says so, and the file is untouched."""
+    chart = tmp_path / "shop"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 0.1.0\n")
+    (chart / "templates" / "_helpers.tpl").write_text(HELPERS)
+    (chart / "templates" / "job.yaml").write_text(INCLUDING_JOB)
+    done = nativecar("migrate", "-i", str(chart))
+    assert done.returncode == 0, done.stderr
+    assert (chart / "templates" / "job.yaml").read_text() == INCLUDING_JOB
+    warnings = [line for line in done.stderr.splitlines() if ": warning: " in line]
+    include_line = INCLUDING_JOB.splitlines().index('        {{- include "shop.proxy" . | nindent 8 }}') + 1
+    assert len(warnings) == 1  # the labels' include writes no sidecar: nothing to say about it
+    assert warnings[0].startswith(f"{chart / 'templates' / 'job.yaml'}:{include_line}:9: warning:")
+    assert "cloud-sql-proxy" in warnings[0] and "templates/_helpers.tpl:1" in warnings[0]
