@@ -308,6 +308,8 @@ def _execute(
         if injection is not None:
             request = injection_request(*injection)
     report.quiet = settings.quiet
+    if where.output is not None:
+        report.destination = str(where.output)
     _warn_sidecar_files(sidecar, report)
     output = Output(in_place=in_place, check=check, diff=diff)
     with _stdout(where.output, report) as stdout:

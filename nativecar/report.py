@@ -33,6 +33,7 @@ class Report:
     check: bool = False
     in_place: bool = False
     diff: bool = False
+    destination: str = "standard output"  # where the stream goes: `-o FILE` names its file
     colour: bool | None = None
     errors: int = 0
     changed_files: int = 0
@@ -176,7 +177,7 @@ class Report:
         elif self.check or self.diff:
             converted, written = "to convert", f"; would rewrite {_count(self.changed_files, 'file')}, {unchanged}"
         else:  # to standard output: no file was touched, whatever the inputs were
-            converted, written = "converted (written to standard output)", ""
+            converted, written = f"converted (written to {self.destination})", ""
         parts = [f"{_count(self.converted, 'workload')} {converted}"]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
