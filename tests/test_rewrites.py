@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests import oracle
 from tests.conftest import FIXTURES, migrate
@@ -181,3 +182,22 @@ def test_an_empty_lifecycle_on_a_sidecar_is_no_problem() -> None:
     outcome = migrate(text)
     assert [c.action for c in outcome.changes if c.action == "warning"] == []
     assert next(oracle.pods(outcome.text))[2]["initContainers"][0]["restartPolicy"] == "Always"
+
+
+@pytest.mark.parametrize("empty", ["", " ~", " null", "  # none yet"])
+def test_a_null_init_containers_is_an_empty_list(empty: str) -> None:
+    """`initContainers:` with no value is null, which the API reads as no init containers: the
+    sidecar moves there like anywhere else, and a comment on the line stays in the output."""
+    text = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n"
+        f"      restartPolicy: Never\n      initContainers:{empty}\n      containers:\n"
+        "        - name: app\n          image: busybox:1.36\n        - name: cloud-sql-proxy\n"
+        "          image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3\n"
+        '          args: ["--port=5432", "p:r:i"]\n'
+    )
+    outcome = migrate(text)
+    assert outcome.changed and not outcome.reemitted
+    spec = yaml.safe_load(outcome.text)["spec"]["template"]["spec"]
+    assert [item["name"] for item in spec["initContainers"]] == ["cloud-sql-proxy"]
+    assert [item["name"] for item in spec["containers"]] == ["app"]
+    assert "# none yet" in outcome.text or "#" not in empty

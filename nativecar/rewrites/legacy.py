@@ -102,6 +102,8 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     init_containers[:] = native_order(init_containers, sidecars, listens_on(pod))
     if "initContainers" not in pod.spec:
         pod.put_after("containers", "initContainers", init_containers)
+    elif pod.spec["initContainers"] is None:  # `initContainers:` or `~`: the API reads no list
+        pod.spec["initContainers"] = init_containers
     first_app = next((container for container in containers if isinstance(container, dict)), None)
     if first_was_sidecar and first_app is not None and DEFAULT_CONTAINER not in pod.annotations:
         changes.append(
@@ -127,7 +129,7 @@ def _unsafe(pod: Pod, context: Context, sidecars: list[tuple[dict, Profile]]) ->
     taken = [str(c["name"]) for c, _ in sidecars if _has_name(c) and str(c["name"]) in init_names]
     if taken:
         return f"initContainers already has a container named {', '.join(taken)}"
-    if "initContainers" in pod.spec and not isinstance(pod.spec["initContainers"], list):
+    if pod.spec.get("initContainers") is not None and not isinstance(pod.spec["initContainers"], list):
         return "initContainers is not a list"
     return None
 
