@@ -237,7 +237,9 @@ def test_helm_post_renderer_failure_is_non_zero_with_nothing_on_stdout() -> None
     result = post_render(HELM_3_STREAM + "  duplicate: [\n")
     assert result.returncode == 2 and result.stdout == ""
     assert re.match(r"<stdin>:\d+:\d+: ", result.stderr)
-    assert post_render("").stdout == ""  # nothing in, nothing out; Helm never sends nothing
+    # A chart that renders nothing: Helm still post-renders, and Helm 4 refuses an empty answer.
+    empty = post_render("")
+    assert empty.returncode == 0 and empty.stdout == "---\n"
 
 
 # -- kustomize ---------------------------------------------------------------------------------
