@@ -411,7 +411,7 @@ class _RefusalError(Exception):
         super().__init__(message)
         self.message = message
         self.line = line
-        self.column = column
+        self.column = column or (1 if line else 0)  # FILE:LINE:COL always, as every message is
         self.workload = workload
 
 

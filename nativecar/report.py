@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from nativecar.engine import Records
 
 
+PATCH = "kustomize patch"  # what the records of an edited kustomize patch are about
+
+
 @dataclass
 class Report:
     """Collects a run's results and writes its messages to `stream` (stderr)."""
@@ -42,6 +45,7 @@ class Report:
     skipped: int = 0
     warnings: int = 0
     left: int = 0
+    patches: int = 0
     bad: list[InputError | str] = field(default_factory=list)  # what `error` was told, for machine formats
 
     def __post_init__(self) -> None:
@@ -103,7 +107,9 @@ class Report:
         """One line for what became of a workload, then one per warning or finding, at its place."""
         edits = [change for change in changes if change.action == "changed"]
         skips = [change for change in changes if change.action == "skipped"]
-        if edits:
+        if edits and workload == PATCH:
+            self.patches += 1  # a kustomize patch that follows a moved sidecar is no workload
+        elif edits:
             self.converted += 1
         self.skipped += len(skips)
         self.warnings += sum(1 for change in changes if change.action == "warning")
@@ -179,6 +185,8 @@ class Report:
         else:  # to standard output: no file was touched, whatever the inputs were
             converted, written = f"converted (written to {self.destination})", ""
         parts = [f"{_count(self.converted, 'workload')} {converted}"]
+        if self.patches:
+            parts.append(f"{_count(self.patches, 'kustomize patch', 'kustomize patches')} edited")
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         if self.warnings:
@@ -199,8 +207,8 @@ class Report:
         return 0
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _by_workload(changes: Iterable[Change]) -> list[tuple[str, list[Change]]]:

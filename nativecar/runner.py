@@ -33,7 +33,7 @@ from nativecar.documents import BOM, InputError, Source, decode, documents, enco
 from nativecar.model import build
 from nativecar.profiles import builtins
 from nativecar.references import PodPorts, pod_ports
-from nativecar.report import Report, printable
+from nativecar.report import PATCH, Report, printable
 from nativecar.rewrites import Context, Injection
 from nativecar.settings import Settings
 
@@ -376,9 +376,7 @@ def _planned(item: files.Input, plan: kustomize.Plan) -> bool:
 def _notes(item: files.Input, plan: kustomize.Plan) -> list[Change]:
     key = _real(item)
     return [
-        Change("kustomize patch", message, "changed", line)
-        for where, message, line in plan.notes
-        if os.path.realpath(where) == key
+        Change(PATCH, message, "changed", line) for where, message, line in plan.notes if os.path.realpath(where) == key
     ]
 
 

@@ -86,7 +86,12 @@ def test_base_and_overlays_build_valid_native_sidecars_that_keep_every_overlay_v
 
 
 def test_patches_are_edited_in_place_and_a_second_run_changes_nothing(tree: Path) -> None:
-    assert nativecar("migrate", "-i", "base", "overlays", cwd=tree).returncode == 0
+    done = nativecar("migrate", "-i", "base", "overlays", cwd=tree)
+    assert done.returncode == 0
+    # Each edited patch file is named, and a patch is not counted as a workload.
+    for patch in ("overlays/prod/proxy-resources.yaml", "overlays/staging/proxy-args.yaml"):
+        assert any(line.startswith(f"{patch}: kustomize patch: ") for line in done.stderr.splitlines()), patch
+    assert done.stderr.splitlines()[-1].startswith("1 workload converted, 2 kustomize patches edited;")
     smp = yaml.safe_load((tree / "overlays" / "prod" / "proxy-resources.yaml").read_text())
     assert "containers" not in smp["spec"]["template"]["spec"]
     entry = smp["spec"]["template"]["spec"]["initContainers"][0]

@@ -212,7 +212,9 @@ class _Tree:
             self.edited[key] = (found, text)
         else:
             self.inline.setdefault(real(patch.kustomization), []).append((patch, found, text))
-        self.notes.append((patch.where, "patch follows the containers that became native sidecars", patch.line))
+        # Said of the file the edit is in: the patch file, or the kustomization holding it inline.
+        where, line = (str(patch.file), 1) if patch.file is not None else (patch.where, patch.line)
+        self.notes.append((where, "patch follows the containers that became native sidecars", line))
 
 
 def _failed(patch: Patch, found: Content, objects: list[Built], error: PatchFailedError, read: Read) -> Finding:
