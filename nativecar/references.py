@@ -104,7 +104,8 @@ REFERENCES += (
         "container",
         "edit",
         "in a run that holds base and overlays, the entry moves to initContainers, keeping what it sets "
-        "(the base has restartPolicy and probes); for a base already native (converted without this overlay), "
+        "(the base has restartPolicy and probes); args or command it replaces get the flags the conversion "
+        "appended, and a legacy hook it restates goes; for a base already native (converted without this overlay), "
         "check reports the entry and the next migrate with the tree moves it",
         "NC021",
     ),

@@ -270,3 +270,61 @@ def test_the_whole_corpus_in_one_run(tmp_path: Path) -> None:
         for key, item in after.items():
             assert _without_sidecar_moves(item) == _without_sidecar_moves(before[directory][key]), (directory, key)
     print(f"corpus: {len(trees)} kustomizations built, nativecar migrate -i took {elapsed:.1f}s")
+
+
+def _overlay(tree: Path, name: str, patch: str) -> Path:
+    overlay = tree / "overlays" / name
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("resources:\n  - ../../base\npatches:\n  - path: patch.yaml\n")
+    (overlay / "patch.yaml").write_text(patch)
+    return overlay
+
+
+def test_a_moved_entry_keeps_the_flags_the_conversion_added_to_the_args_it_replaces(tree: Path) -> None:
+    """A strategic merge replaces `args` whole: an overlay that sets the proxy's arguments would
+    drop the health-server flags its startup probe asks, so the entry gets them too."""
+    overlay = _overlay(
+        tree,
+        "eu",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n"
+        '      containers:\n        - name: cloud-sql-proxy\n          args: ["--port=5432", "p:europe-west1:db"]\n',
+    )
+    done = nativecar("migrate", "-i", "base", "overlays", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    base = by_name(pod_spec((tree / "base" / "deployment.yaml").read_text())["initContainers"])["cloud-sql-proxy"]
+    added = [flag for flag in base["args"] if flag.startswith("--h")]
+    assert "--health-check" in added
+    entry = yaml.safe_load((overlay / "patch.yaml").read_text())["spec"]["template"]["spec"]["initContainers"][0]
+    assert entry["args"] == ["--port=5432", "p:europe-west1:db", *added]
+    if KUBECTL is not None:
+        text = kubectl_kustomize(overlay)
+        assert problems(text, "1.29.0") == []
+        proxy = by_name(pod_spec(text)["initContainers"])["cloud-sql-proxy"]
+        assert "p:europe-west1:db" in proxy["args"] and "--health-check" in proxy["args"]
+
+
+def test_a_moved_entry_does_not_put_back_a_hook_the_conversion_removed(tmp_path: Path) -> None:
+    """Istio's legacy `pilot-agent wait` postStart goes when its proxy becomes native; an overlay
+    restating it would put it back on the native proxy."""
+    tree = tmp_path / "repo"
+    (tree / "base").mkdir(parents=True)
+    source = Path(__file__).parent / "fixtures" / "vendors" / "istio-pod-hold.yaml"
+    shutil.copy(source, tree / "base" / "pod.yaml")
+    (tree / "base" / "kustomization.yaml").write_text("resources:\n  - pod.yaml\n")
+    (pod,) = [item for item in yaml.safe_load_all(source.read_text()) if item and item.get("kind") == "Pod"]
+    name = pod["metadata"]["name"]
+    overlay = _overlay(
+        tree,
+        "hold",
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n    - name: istio-proxy\n"
+        "      lifecycle:\n        postStart:\n          exec:\n            command: [pilot-agent, wait]\n"
+        "      resources:\n        limits: {cpu: '1'}\n",
+    )
+    done = nativecar("migrate", "-i", "base", "overlays", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    entry = yaml.safe_load((overlay / "patch.yaml").read_text())["spec"]["initContainers"][0]
+    assert "lifecycle" not in entry and entry["resources"] == {"limits": {"cpu": "1"}}
+    if KUBECTL is not None:
+        (built,) = [item for item in yaml.safe_load_all(kubectl_kustomize(overlay)) if item["kind"] == "Pod"]
+        proxy = by_name(built["spec"]["initContainers"])["istio-proxy"]
+        assert "postStart" not in proxy.get("lifecycle", {}) and proxy["resources"]["limits"]["cpu"] == "1"

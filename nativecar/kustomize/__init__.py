@@ -9,7 +9,9 @@ patches: `patches` (a file or an inline `patch`, strategic merge or JSON 6902, w
 When the run moves that container into `initContainers`, the patch must follow it:
 
 - a strategic-merge entry for a moved container moves to `initContainers`, keeping what it sets
-  (no `restartPolicy` nor probes: the converted base has them);
+  (no `restartPolicy` nor probes: the converted base has them); `args` or `command` it replaces
+  whole get the flags the conversion appended to the base's, and a hook it restates as the base
+  had it follows the base (Istio's `pilot-agent wait` goes);
 - a JSON 6902 path into `containers/N` for a moved container becomes `initContainers/M` (M its
   place in the converted base), and the paths to the other containers and init containers get
   their new indices.

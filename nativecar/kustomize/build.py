@@ -153,7 +153,7 @@ class _Tree:
             found = content(patch, self.original)
             kind = kind_of(patch, found.models)
             new_models = [build(root) for root in found.roots]  # editable copies of the patch
-            moved = edit_smp(new_models, after, patch) if kind == "smp" else []
+            moved = edit_smp(new_models, before, after, patch) if kind == "smp" else []
             edited = bool(moved)
             if kind == "json6902":
                 edited = edit_json6902(new_models, before, after, patch)

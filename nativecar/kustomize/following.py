@@ -97,14 +97,15 @@ class Moved(NamedTuple):
     label: str
 
 
-def edit_smp(models: list[Any], after: list[Built], patch: Patch) -> list[Moved]:
+def edit_smp(models: list[Any], before: list[Built], after: list[Built], patch: Patch) -> list[Moved]:
     """Move each strategic-merge entry under `containers` that names a native sidecar of its
     target (as the run leaves the target, before this patch) to `initContainers`, in place, on
     the editable `models`; the entries moved.
 
     The sidecar may have been moved by this run or by an earlier one (a base converted without
     its overlays): either way the entry would build a second, image-less container of the same
-    name, which the API rejects."""
+    name, which the API rejects. A moved entry also follows what the run changed in the base
+    container under the values it overrides (`_follow`)."""
     moved_entries: list[Moved] = []
     for document in models:
         if not isinstance(document, dict):
@@ -137,8 +138,47 @@ def edit_smp(models: list[Any], after: list[Built], patch: Patch) -> list[Moved]
                     _replace_key(pod.spec, "containers", "initContainers", new)
             if not containers and "containers" in pod.spec:
                 del pod.spec["containers"]
+            for entry in entries:
+                _follow(entry, _container(before, indices, entry), _container(after, indices, entry))
             moved_entries.extend(Moved(entry, label) for entry in entries)
     return moved_entries
+
+
+def _container(objects: list[Built], indices: list[int], entry: dict) -> dict | None:
+    """The container of the first target named as `entry` is, in either list."""
+    spec = pod_spec(objects[indices[0]].value) if indices else None
+    for where in POD_LISTS:
+        for item in (spec or {}).get(where) or []:
+            if isinstance(item, dict) and item.get("name") == entry.get("name"):
+                return item
+    return None
+
+
+def _follow(entry: Any, base_before: dict | None, base_after: dict | None) -> None:
+    """Make a moved patch entry carry what the run changed in the base container under the
+    values the entry replaces (a strategic merge replaces `args` and `command` whole, and each
+    lifecycle hook): flags the run appended to the base's list are appended to the entry's (the
+    health server a startup probe asks), and a hook the entry restates as the base had it takes
+    the base's new hook, or goes with it (Istio's `pilot-agent wait`)."""
+    if not isinstance(entry, dict) or base_before is None or base_after is None:
+        return
+    for key in ("args", "command"):
+        old, new, own = base_before.get(key), base_after.get(key), entry.get(key)
+        if isinstance(old, list) and isinstance(new, list) and isinstance(own, list) and new[: len(old)] == old:
+            own.extend(item for item in new[len(old) :] if item not in plain(own))
+    lifecycle = entry.get("lifecycle")
+    if not isinstance(lifecycle, dict):
+        return
+    old_hooks = base_before.get("lifecycle") if isinstance(base_before.get("lifecycle"), dict) else {}
+    new_hooks = base_after.get("lifecycle") if isinstance(base_after.get("lifecycle"), dict) else {}
+    for hook in ("postStart", "preStop"):
+        if hook in lifecycle and plain(lifecycle[hook]) == old_hooks.get(hook) != new_hooks.get(hook):
+            if hook in new_hooks:
+                lifecycle[hook] = new_hooks[hook]
+            else:
+                del lifecycle[hook]
+    if not lifecycle:
+        del entry["lifecycle"]
 
 
 def _with_kind(document: Any, objects: list[Built], indices: list[int]) -> Any:
