@@ -1,162 +1,22 @@
-"""Charts at their source: a Helm chart's templates converted with the manifests' rewrites.
-
-`convert` takes one template of a chart (a `.yaml`/`.yml` file of its `templates/` whose name does
-not start with `_`) and:
-1. sets its Go template actions aside (`helm.mask`), so the text reads as YAML;
-2. reads what the chart's values files give the template (`Chart`): a container whose name or
-   image comes from values is a sidecar when every values file makes it one
-   (`Context.recognise` of the rendered name and image); a `containers` list that values fill
-   (`{{- toYaml .Values.sidecars | nindent 8 }}`, `{{- range .Values.extraContainers }}`,
-   `include`) is looked into, and a sidecar found there is reported with the values keys to edit;
-3. runs the engine on the masked text, with the same surgical patches as for a manifest;
-4. checks that the converted template renders as the original template rendered and then
-   converted by `nativecar migrate` would (what `helm template | nativecar migrate` gives): for
-   each way its conditions can go (every branch of every block once, all conditions true, all
-   false) with the actions in values as opaque words, and for each values file of the chart,
-   with the branches those values choose and the plain `.Values` references filled in. A sidecar
-   wrapped in its own `{{- if }}` moves with its wrapper; what its conversion changes outside it
-   (the grace period) is put under the same condition (`_Conversion.conditional`);
-5. puts the actions back (`Mask.restore`, which checks every one comes back once and whole).
-
-A template where any step cannot be done exactly is left byte for byte as it is, with a warning
-(`FILE:LINE:COL`) that says why and what to change by hand. The rendering in step 4 is nativecar's
-own reading of the template (`helm.instance`), not Helm's: the tests hold it to `helm template`
-with real Helm 3 and 4 binaries (tests/test_helm_charts.py).
-
-`Chart` reads the chart's values files (`load`): `values.yaml`, and each other values file of the
-chart (`values-*.yaml`, `values.*.yaml`, `*-values.yaml`, `ci/*.yaml`) merged over it as
-`helm template -f FILE` merges it (maps merged key by key, anything else replaced).
-"""
+"""One template converted at its source, step by step (the package docstring lists the steps),
+or left as it is with a warning saying why."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from nativecar import engine, helm, workloads
+from nativecar import engine, helm
 from nativecar.changes import Change
+from nativecar.charts.pods import PodNodes, ValuesList, indent, pods_of, scalar, scopes_by_line
+from nativecar.charts.values import INCLUDE, MAX_INSTANCES, Chart, condition_truth, named_sidecars, words
 from nativecar.documents import InputError, Source, parse
 from nativecar.profiles import Profile
 from nativecar.rewrites import Context
-
-TEMPLATE_SUFFIXES = (".yaml", ".yml")
-VALUES_PATTERNS = ("values-*.y*ml", "values.*.y*ml", "*-values.y*ml", "ci/*.y*ml")
-MAX_INSTANCES = 200  # renderings checked per template, beyond which a template is left as it is
-
-
-# -- charts and their values -----------------------------------------------------------------
-
-
-class Named(NamedTuple):
-    """A named template (`{{- define "NAME" }}`) of a chart: where it is defined (file, 1-based
-    line) and its body's text."""
-
-    name: str
-    file: str
-    line: int
-    body: str
-
-
-@dataclass(frozen=True)
-class Chart:
-    """A chart: its directory, the values each of its values files gives (name, values), and
-    its named templates (`define`, in any file of `templates/`, partials included)."""
-
-    root: str
-    values: tuple[tuple[str, Any], ...] = ()
-    notes: tuple[str, ...] = ()
-    named: tuple[Named, ...] = ()
-
-
-def chart_of(path: Path) -> Path | None:
-    """The chart directory of a file in a chart's `templates/` (a `Chart.yaml` beside it)."""
-    for holder in path.parents:
-        if holder.name == "templates" and (holder.parent / "Chart.yaml").is_file():
-            return holder.parent
-    return None
-
-
-def renders(path: Path) -> bool:
-    """Whether Helm renders `path` (a file of `templates/`) as manifests nativecar reads: a YAML
-    file whose name does not start with `_` (a partial, such as `_helpers.tpl`)."""
-    return path.suffix in TEMPLATE_SUFFIXES and not path.name.startswith("_")
-
-
-def load(root: Path) -> Chart:
-    """The chart in `root` with its values files; a values file that cannot be read is noted
-    and left out."""
-    notes: list[str] = []
-
-    def read(path: Path) -> Any:
-        try:
-            return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            notes.append(f"{path}: not read as values ({str(error).splitlines()[0]})")
-            return None
-
-    base_path = next((root / name for name in ("values.yaml", "values.yml") if (root / name).is_file()), None)
-    base = read(base_path) if base_path is not None else {}
-    base = base if isinstance(base, dict) else {}
-    found: list[tuple[str, Any]] = [(base_path.name if base_path else "no values file", base)]
-    others = sorted({path for pattern in VALUES_PATTERNS for path in root.glob(pattern) if path.is_file()})
-    for path in others:
-        if path == base_path:
-            continue
-        data = read(path)
-        if isinstance(data, dict):
-            found.append((path.relative_to(root).as_posix(), _merged(base, data)))
-    found += _as_subchart(root, base)
-    return Chart(str(root), tuple(found), tuple(notes), tuple(_named_templates(root / "templates")))
-
-
-def _named_templates(directory: Path) -> Iterator[Named]:
-    """Every `define` of the files under `directory` (a file that cannot be read or scanned is
-    passed over: its own conversion reports it)."""
-    for path in sorted(directory.rglob("*")):
-        try:
-            text = path.read_text(encoding="utf-8") if path.is_file() else ""
-            actions = helm.scan(text)
-        except (OSError, UnicodeDecodeError, helm.TemplateError):
-            continue
-        opened: list[helm.Action] = []
-        for action in actions:
-            if action.role == "open":
-                opened.append(action)
-            elif action.role == "end" and opened:
-                start = opened.pop()
-                name = re.match(r'\s*"([^"]+)"', start.argument) if start.keyword == "define" else None
-                if name is not None:
-                    line = text.count("\n", 0, start.start) + 1
-                    yield Named(name.group(1), str(path), line, text[start.end : action.start])
-
-
-_CONTAINER_FIELD = re.compile(r"""^[ \t-]*(name|image):[ \t]*["']?([^"'\s{}]+)["']?[ \t]*$""")
-_INCLUDE = re.compile(r'^(?:include|template)\s+"([^"]+)"')
-
-
-def named_sidecars(named: Named, context: Context) -> list[str]:
-    """The sidecars nativecar recognises among the containers a named template writes (by their
-    literal `name:` or `image:`)."""
-    containers: list[dict[str, str]] = []
-    for line in named.body.splitlines():
-        field = _CONTAINER_FIELD.match(line)
-        if line.lstrip().startswith("- ") or not containers:
-            containers.append({})  # a list item starts the next container
-        if field is not None:
-            containers[-1].setdefault(field.group(1), field.group(2))
-    found = []
-    for container in containers:
-        if context.recognise(container.get("name"), container.get("image")) is not None:
-            shown = container.get("name") or container.get("image") or ""
-            if shown not in found:
-                found.append(shown)
-    return found
 
 
 def _included_sidecars(source: Source, chart: Chart, context: Context) -> list[Change]:
@@ -168,7 +28,7 @@ def _included_sidecars(source: Source, chart: Chart, context: Context) -> list[C
     by_name = {named.name: named for named in chart.named}
     found = []
     for action in helm.scan(source.text):
-        match = _INCLUDE.match(action.argument.strip()) if action.keyword == "output" else None
+        match = INCLUDE.match(action.argument.strip()) if action.keyword == "output" else None
         named = by_name.get(match.group(1)) if match else None
         sidecars = named_sidecars(named, context) if named else []
         if named is None or not sidecars:
@@ -188,219 +48,6 @@ def _included_sidecars(source: Source, chart: Chart, context: Context) -> list[C
             )
         )
     return found
-
-
-def _as_subchart(root: Path, base: dict) -> list[tuple[str, Any]]:
-    """The values a chart gets as a subchart (`PARENT/charts/NAME/`) under each values file of
-    its parent: its own `values.yaml` with the parent's section for it (its alias, else its name)
-    merged over, and the parent's `global` (Helm's subchart values:
-    https://helm.sh/docs/chart_template_guide/subcharts_and_globals/)."""
-    parent = root.parent.parent
-    if root.parent.name != "charts" or not (parent / "Chart.yaml").is_file():
-        return []
-    key = _dependency_key(root, parent)
-    found = []
-    for name, values in load(parent).values:
-        if not isinstance(values, dict):
-            continue
-        section = values.get(key)
-        merged = _merged(base, section if isinstance(section, dict) else {})
-        if isinstance(values.get("global"), dict):
-            merged = {**merged, "global": _merged(merged.get("global") or {}, values["global"])}
-        found.append((f"{parent.name}/{name} (as its subchart {key})", merged))
-    return found
-
-
-def _dependency_key(root: Path, parent: Path) -> str:
-    """The key of a subchart's values in its parent's: the dependency's alias, else the chart's name."""
-
-    def metadata(path: Path) -> dict:
-        try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    name = str(metadata(root / "Chart.yaml").get("name") or root.name)
-    for dependency in metadata(parent / "Chart.yaml").get("dependencies") or []:
-        if isinstance(dependency, dict) and dependency.get("name") == name and dependency.get("alias"):
-            return str(dependency["alias"])
-    return name
-
-
-def _merged(base: Any, over: Any) -> Any:
-    """`over` merged into `base` as Helm merges a values file into the chart's values."""
-    if isinstance(base, dict) and isinstance(over, dict):
-        merged = dict(base)
-        for key, value in over.items():
-            merged[key] = _merged(base.get(key), value) if value is not None else None
-        return merged
-    return over
-
-
-_REFERENCE = re.compile(r"(\$?)\.Values((?:\.[A-Za-z_][\w-]*)+)")
-_MISSING = object()
-
-
-def _lookup(values: Any, path: str) -> Any:
-    """The value at `.a.b` of `values`; None for a missing last key (Helm renders nothing),
-    `_MISSING` when a key before it is missing (Helm fails there)."""
-    keys = path.strip(".").split(".")
-    current = values
-    for position, key in enumerate(keys):
-        if not isinstance(current, dict):
-            return _MISSING
-        if key not in current:
-            return None if position == len(keys) - 1 else _MISSING
-        current = current[key]
-    return current
-
-
-_SAFE = re.compile(r"[A-Za-z0-9./][A-Za-z0-9._/@:+=,~-]*")
-
-
-def _rendered(value: Any) -> str | None:
-    """A value as `{{ }}` renders it (Go's `%v`), when that text is safe to put anywhere in YAML
-    (no space, quote or YAML indicator); None otherwise."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        number = float(value)
-        if number.is_integer() and abs(number) < 1e6:
-            return str(int(number))
-        if 1e-4 <= abs(number) < 1e6:
-            return repr(number)
-        return None
-    if isinstance(value, str) and (value == "" or _SAFE.fullmatch(value)):
-        return value
-    return None
-
-
-def _body(action: str) -> str:
-    """What is inside an action's delimiters and trim markers."""
-    body = action[2:-2]
-    if body[:1] == "-" and body[1:2].isspace():
-        body = body[1:]
-    if body[-1:] == "-" and body[-2:-1].isspace():
-        body = body[:-1]
-    return body.strip()
-
-
-def _value_of(action: str, values: Any, scoped: bool) -> tuple[Any, bool]:
-    """The value a plain `{{ .Values.x }}` renders with `values` (also with `| default LITERAL`
-    or `default LITERAL .Values.x`), and whether it is piped to `quote`; `_MISSING` for any
-    other action, and for `.Values` inside a `with` or `range` (where `.` is something else)."""
-    body = _body(action)
-    quoted = False
-    if re.search(r"\|\s*quote$", body):
-        body, quoted = re.sub(r"\s*\|\s*quote$", "", body), True
-    default: Any = _MISSING
-    piped = re.fullmatch(r"(.+?)\s*\|\s*default\s+(\S+)", body)
-    prefixed = re.fullmatch(r"default\s+(\S+)\s+(\S+)", body)
-    if piped or prefixed:
-        reference, literal = (piped.group(1), piped.group(2)) if piped else (prefixed.group(2), prefixed.group(1))  # type: ignore[union-attr]
-        default = _literal(literal)
-        if default is _MISSING:
-            return _MISSING, quoted
-        body = reference.strip()
-    found = _REFERENCE.fullmatch(body)
-    if found is None or (scoped and not found.group(1)):
-        return _MISSING, quoted
-    value = _lookup(values, found.group(2))
-    if value is not _MISSING and default is not _MISSING and not _truth(value):
-        value = default
-    return value, quoted
-
-
-def _literal(text: str) -> Any:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"' and "\\" not in text:
-        return text[1:-1]
-    if text in ("true", "false"):
-        return text == "true"
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    return _MISSING
-
-
-def _truth(value: Any) -> bool:
-    """Go template truth: false, 0, nil and empty strings, lists and maps are false."""
-    return not (value is None or value is False or value == 0 or (isinstance(value, str | list | dict) and not value))
-
-
-def words(mask: helm.Mask, values: Any) -> dict[int, str]:
-    """The inline actions of `mask` that render plainly with `values`: their text, by token."""
-    found: dict[int, str] = {}
-    for token in mask.tokens.values():
-        value, quoted = _value_of(token.text, values, token.scoped)
-        if value is _MISSING or (quoted and token.quoted):
-            continue
-        text = _rendered(value)
-        if text is not None:
-            found[token.id] = f'"{text}"' if quoted else text
-    return found
-
-
-_TERM = re.compile(r'\s*(\(|\)|"(?:[^"\\]|\\.)*"|[^\s()]+)')
-
-
-def condition_truth(condition: str, values: Any, scoped: bool) -> bool | None:
-    """Whether a block's condition holds with `values`, for the conditions that are plain values:
-    `.Values.x`, `not`, `and`, `or`, `eq`/`ne` with a literal, `empty`; None for anything else."""
-    terms = [match.group(1) for match in _TERM.finditer(condition)]
-    terms = terms[_declaration(terms) :]
-    try:
-        value, rest = _expression(terms, values, scoped)
-    except (IndexError, ValueError):
-        return None
-    if rest or value is _MISSING:
-        return None
-    return _truth(value)
-
-
-def _declaration(terms: list[str]) -> int:
-    """How many terms a `$x :=` (or `$i, $x :=`) declaration at the start takes."""
-    for index, term in enumerate(terms[:4]):
-        if term in (":=", "="):
-            return index + 1
-    return 0
-
-
-def _expression(terms: list[str], values: Any, scoped: bool) -> tuple[Any, list[str]]:
-    head, rest = terms[0], terms[1:]
-    if head == "(":
-        value, rest = _expression(rest, values, scoped)
-        if not rest or rest[0] != ")":
-            raise ValueError("unbalanced")
-        return value, rest[1:]
-    if head in ("not", "empty"):
-        value, rest = _expression(rest, values, scoped)
-        return (_MISSING if value is _MISSING else not _truth(value)), rest
-    if head in ("and", "or", "eq", "ne"):
-        operands: list[Any] = []
-        while rest and rest[0] != ")":
-            value, rest = _expression(rest, values, scoped)
-            operands.append(value)
-        if len(operands) < 2 or any(value is _MISSING for value in operands):
-            return _MISSING, rest
-        if head == "and":
-            return all(_truth(value) for value in operands), rest
-        if head == "or":
-            return any(_truth(value) for value in operands), rest
-        same = all(value == operands[0] for value in operands[1:])
-        return (same if head == "eq" else not same), rest
-    found = _REFERENCE.fullmatch(head)
-    if found is not None:
-        if scoped and not found.group(1):
-            return _MISSING, rest
-        return _lookup(values, found.group(2)), rest
-    literal = _literal(head)
-    return literal, rest
-
-
-# -- conversion ------------------------------------------------------------------------------
 
 
 class _RefusalError(Exception):
@@ -479,7 +126,7 @@ class _Conversion:
                 error.line,
                 mask.column(mask.masked, error.line, error.column),
             ) from None
-        pods = list(_pods(roots))
+        pods = list(pods_of(roots))
         self.context = self.recognising(pods)
         lists = [found for pod in pods for found in self.values_lists(pod)]
         self.notes.extend(finding for found in lists for finding in found.findings())
@@ -570,7 +217,7 @@ class _Conversion:
 
     # -- values ----------------------------------------------------------------------------
 
-    def recognising(self, pods: list[_PodNodes]) -> Context:
+    def recognising(self, pods: list[PodNodes]) -> Context:
         """The context, knowing as sidecars the containers whose name or image comes from values
         and is a sidecar's with every values file; a container that is one with some values
         files and not with others cannot be converted in the template."""
@@ -578,7 +225,7 @@ class _Conversion:
         seeds: dict[tuple[Any, Any], Profile | None] = {}
         for pod in pods:
             for container in pod.containers("containers"):
-                name, image = _scalar(container, "name"), _scalar(container, "image")
+                name, image = scalar(container, "name"), scalar(container, "image")
                 if not any(prefix in (text or "") for text in (name, image)):
                     continue
                 if self.context.recognise(name, image) is not None:
@@ -610,7 +257,7 @@ class _Conversion:
             return None
         return self.mask.token_pattern.sub(lambda match: filled.get(int(match.group(1)), match.group(0)), text)
 
-    def values_lists(self, pod: _PodNodes) -> list[_ValuesList]:
+    def values_lists(self, pod: PodNodes) -> list[ValuesList]:
         """The `containers` and `initContainers` lists of a pod that values fill in part (an
         action that renders text among their items, or a `range`), with what the values files put
         in `containers` that is a sidecar."""
@@ -619,18 +266,18 @@ class _Conversion:
         placeholders = {
             line: placeholder for line, placeholder, part, _ in mask.placeholder_lines(mask.masked) if not part
         }
-        scopes = _scopes_by_line(mask)
-        found: dict[str, _ValuesList] = {}
+        scopes = scopes_by_line(mask)
+        found: dict[str, ValuesList] = {}
         for where in ("containers", "initContainers"):
             region = pod.region(where, lines)
             if region is None:
                 continue
             dash = pod.dash(where, lines)
-            filled = _ValuesList(mask.unmask(pod.label), where)
+            filled = ValuesList(mask.unmask(pod.label), where)
             filled.masked_label = pod.label
             for number in range(*region):
                 placeholder = placeholders.get(number)
-                if placeholder is None or (dash is not None and _indent(placeholder.original) > dash):
+                if placeholder is None or (dash is not None and indent(placeholder.original) > dash):
                     continue  # not a placeholder, or inside an item: part of one container, not of the list
                 actions = [self.source.text[action.start : action.end] for action in placeholder.actions]
                 if placeholder.kind == "control":
@@ -642,7 +289,7 @@ class _Conversion:
                 elif placeholder.kind != "content":
                     continue
                 for action in actions:
-                    filled.add(action, scopes.get(number, []), number, _indent(placeholder.original))
+                    filled.add(action, scopes.get(number, []), number, indent(placeholder.original))
             if filled.line:
                 found[where] = filled
         containers = found.get("containers")
@@ -665,7 +312,7 @@ class _Conversion:
             for branch in range(1, len(chain.conditions) + (chain.conditions[-1] is not None)):
                 truth = atoms.leading_to(blocks, chain, branch)
                 head = chain.controls[0]
-                column = _indent(self.source.text.split("\n")[head.line]) + 1
+                column = indent(self.source.text.split("\n")[head.line]) + 1
                 found.append(_Check(_description(chain, branch), atoms.selection(truth), None, head.line + 1, column))
         for (name, values), (_, filled) in zip(self.chart.values, self.values_words, strict=True):
             truth = atoms.evaluated(blocks, values)
@@ -1073,157 +720,3 @@ def _short(value: Any) -> str:
     text = "absent" if value is None else yaml.safe_dump(value, default_flow_style=True, width=1 << 16).strip()
     text = text.removesuffix("...").strip()
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-# -- pods of the masked text -----------------------------------------------------------------
-
-
-class _PodNodes(NamedTuple):
-    """A pod template of the masked text: its spec node and its workload's label."""
-
-    spec: MappingNode
-    label: str
-
-    def containers(self, where: str) -> list[MappingNode]:
-        found = workloads.node_get(self.spec, where)
-        if not isinstance(found, SequenceNode):
-            return []
-        return [item for item in found.value if isinstance(item, MappingNode)]
-
-    def dash(self, where: str, lines: list[str]) -> int | None:
-        """The column of the dashes of the list under `where` (None when it has no items)."""
-        items = workloads.node_get(self.spec, where)
-        if not isinstance(items, SequenceNode) or not items.value or items.flow_style:
-            return None
-        first = items.value[0]
-        line = lines[first.start_mark.line]
-        dash = line.rfind("-", 0, first.start_mark.column)
-        return dash if dash >= 0 else None
-
-    def region(self, where: str, lines: list[str]) -> tuple[int, int] | None:
-        """The 0-based lines (start, end) after the `where:` key up to the next line of YAML as
-        shallow as the key (its sibling, or what follows the spec)."""
-        for key, _ in self.spec.value:
-            if isinstance(key, ScalarNode) and key.value == where:
-                column = key.start_mark.column
-                start = key.start_mark.line + 1
-                end = start
-                while end < len(lines):
-                    text = lines[end]
-                    stripped = text.strip()
-                    shallow = bool(stripped) and not stripped.startswith("#") and _indent(text) <= column
-                    if shallow and not (stripped.startswith("- ") and _indent(text) == column):
-                        break  # a sibling key, not an item of an indentless list
-                    end += 1
-                return start, end
-        return None
-
-
-def _pods(roots: list[Node]) -> Iterator[_PodNodes]:
-    for root in roots:
-        kind = _scalar(root, "kind") or ""
-        name = _scalar(workloads.node_get(root, "metadata"), "name") if isinstance(root, MappingNode) else None
-        for _, spec in workloads.pod_template_nodes(root):
-            yield _PodNodes(spec, f"{kind.lower()}/{name or '<unnamed>'}")
-
-
-def _indent(text: str) -> int:
-    return len(text) - len(text.lstrip(" "))
-
-
-def _scalar(node: Node | None, key: str) -> str | None:
-    found = workloads.node_get(node, key) if isinstance(node, MappingNode) else None
-    return found.value if isinstance(found, ScalarNode) else None
-
-
-def _scopes_by_line(mask: helm.Mask) -> dict[int, list[str]]:
-    """For each placeholder line of the masked template (0-based): the `with` and `range`
-    actions around it, innermost last."""
-    found: dict[int, list[str]] = {}
-    stack: list[str | None] = []
-    for number, placeholder, part, _ in mask.placeholder_lines(mask.masked):
-        found[number] = [text for text in stack if text is not None]
-        if placeholder.kind != "control" or part:
-            continue
-        for control in placeholder.controls:
-            if control.role == "open":
-                stack.append(control.text if control.keyword in helm.SCOPES else None)
-            elif control.role == "end" and stack:
-                stack.pop()
-    return found
-
-
-class _ValuesList:
-    """A `containers` or `initContainers` list that values fill in part: the values keys and
-    `include`s that fill it, where the first of them is (1-based), and the sidecars the chart's
-    values files put there (by values key and name: the profile and the files)."""
-
-    def __init__(self, workload: str, where: str) -> None:
-        self.workload = workload
-        self.masked_label = ""
-        self.where = where
-        self.references: list[str] = []
-        self.includes: list[str] = []
-        self.line = 0
-        self.column = 0
-        self.sidecars: dict[tuple[str, str], tuple[Profile, list[str]]] = {}
-        self.target = "the pod's initContainers"
-
-    def add(self, action: str, scopes: list[str], line: int, column: int) -> None:
-        """An action that fills the list; one on `.` (`toYaml .`) takes its values from the
-        innermost `with` or `range` around it."""
-        if not self.line:
-            self.line, self.column = line + 1, column + 1
-        found = [match.group(2) for match in _REFERENCE.finditer(action)]
-        if not found and scopes:
-            found = [match.group(2) for match in _REFERENCE.finditer(scopes[-1])]
-        self.references.extend(reference for reference in found if reference not in self.references)
-        for match in re.finditer(r'(?:include|template)\s+"([^"]+)"', action):
-            if match.group(1) not in self.includes:
-                self.includes.append(match.group(1))
-
-    @property
-    def named(self) -> str:
-        names = [f"`.Values{reference}`" for reference in self.references]
-        names += [f'`include "{name}"`' for name in self.includes]
-        return ", ".join(names) or "a template action"
-
-    def find_sidecars(self, chart: Chart, context: Context, init: str | None) -> None:
-        """The sidecars (recognised, not native) the values files put in this list."""
-        if init:
-            self.target = f"`.Values{init}`"
-        for reference in self.references:
-            for file, values in chart.values:
-                items = _lookup(values, reference)
-                for item in items if isinstance(items, list) else []:
-                    if not isinstance(item, dict) or item.get("restartPolicy") == "Always":
-                        continue
-                    profile = context.recognise(item.get("name"), item.get("image"))
-                    if profile is not None:
-                        entry = self.sidecars.setdefault((reference, str(item.get("name"))), (profile, []))
-                        entry[1].append(file)
-
-    def findings(self) -> list[Change]:
-        """One warning per sidecar that values put in `containers`: the values keys to edit."""
-        return [
-            Change(
-                self.workload,
-                f"{name} ({profile.name} sidecar) comes into containers from `.Values{reference}` in "
-                f"{', '.join(files)}: move `.Values{reference}[{name}]` to {self.target} with "
-                "`restartPolicy: Always` (`helm template` | nativecar migrate shows what else it needs)",
-                "warning",
-                self.line,
-                self.column,
-            )
-            for (reference, name), (profile, files) in self.sidecars.items()
-        ]
-
-    def refusal(self) -> str:
-        """Why a pod whose list this is cannot be converted in the template."""
-        if self.sidecars:
-            names = ", ".join(name for _, name in self.sidecars)
-            return f"{self.where} takes {names} from {self.named}, which only the values can move (see below)"
-        return (
-            f"{self.where} is filled in part by {self.named}: where the sidecar goes among what that adds depends "
-            "on the values, so the template cannot be converted exactly"
-        )
