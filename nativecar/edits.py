@@ -225,7 +225,8 @@ class Patcher:
     def fits(self, value: Any, node: Node) -> bool:
         """Whether `value` can be reached from `node` by edits inside it."""
         if isinstance(node, ScalarNode):
-            return not _is_container(value)
+            # An empty value (`key:` alone) has no text of its own to replace: it is written anew.
+            return not _is_container(value) and not (value is not None and node.value == "" and not node.style)
         if isinstance(value, YMap | YList) and value.node is node:
             return len(value) > 0
         return False

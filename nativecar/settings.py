@@ -28,6 +28,8 @@ CONFIG_KEYS = ("kube-version", "sidecar", "feature-gates", "vendor-version", "qu
 DEFAULT_KUBE_VERSION = (1, 29)
 _VERSION = r"^v?(\d+)\.(\d+)(?:\.\d+)?$"
 KNOWN_GATES = ("SidecarContainers", "ContainerRestartRules")
+# GA releases where a gate can no longer be turned off (KEP-753: SidecarContainers GA in 1.33).
+GATE_LOCKED = {"SidecarContainers": (1, 33)}
 GATE_SINCE = {"SidecarContainers": (1, 28), "ContainerRestartRules": (1, 34)}  # alpha in these releases
 
 
@@ -45,8 +47,9 @@ class Settings:
     gitignore: bool = True  # directory walks leave out what .gitignore ignores
 
     @property
-    def sidecar_gate(self) -> bool:
-        return dict(self.feature_gates).get("SidecarContainers", False)
+    def sidecar_gate(self) -> bool | None:
+        """SidecarContainers as given; None leaves it to the version's default."""
+        return dict(self.feature_gates).get("SidecarContainers")
 
     @property
     def restart_rules_gate(self) -> bool | None:
@@ -319,4 +322,7 @@ def build_settings(
         since = GATE_SINCE[gate]
         if enabled and settings.kube_version < since:
             raise UsageError(f"the {gate} feature gate exists from Kubernetes {since[0]}.{since[1]} on")
+        locked = GATE_LOCKED.get(gate)
+        if not enabled and locked is not None and settings.kube_version >= locked:
+            raise UsageError(f"the {gate} feature gate is GA and locked on from Kubernetes {locked[0]}.{locked[1]}")
     return settings

@@ -196,7 +196,7 @@ def test_a_flag_overrides_the_config_value_even_a_float(tmp_path: Path) -> None:
     ("text", "flags"),
     [
         ("kube-version: 1.3O\n", ["--kube-version", "1.30"]),  # the letter O: not a version
-        ("kube-version: 1.30\nfeature-gates: [Sidecars=true]\n", ["--feature-gates", "SidecarContainers=false"]),
+        ("kube-version: 1.30\nfeature-gates: [Sidecars=true]\n", ["--feature-gates", "ContainerRestartRules=false"]),
         ("kube-version: 1.30\nquiet: sometimes\n", ["-q"]),
         ("kube-version: 1.30\nvendor-version: {linkerd: ''}\n", ["--vendor-version", "linkerd=stable-2.18.1"]),
     ],

@@ -294,3 +294,18 @@ def test_a_sidecar_value_that_names_a_file_is_warned_about(tmp_path: Path) -> No
     done = nativecar("migrate", "--sidecar", "job.yaml", cwd=tmp_path, stdin=b"")
     assert b"warning: --sidecar job.yaml" in done.stderr and b"-f job.yaml" in done.stderr
     assert done.returncode == 0 and done.stdout == b""  # the (empty) standard input was read instead
+
+
+def test_the_sidecar_gate_switched_off_or_locked_on(tmp_path: Path) -> None:
+    """SidecarContainers is beta and on by default in 1.29-1.32, where a cluster may switch it
+    off (the API server then drops restartPolicy: the pod never leaves Init); from 1.33 it is GA
+    and cannot be switched off."""
+    (tmp_path / "job.yaml").write_text(job("a"))
+    off = nativecar(
+        "migrate", "--kube-version", "1.30", "--feature-gates", "SidecarContainers=false", "job.yaml", cwd=tmp_path
+    )
+    assert off.returncode == 0 and b"initContainers" not in off.stdout and b"feature gate is off" in off.stderr
+    locked = nativecar(
+        "migrate", "--kube-version", "1.33", "--feature-gates", "SidecarContainers=false", "job.yaml", cwd=tmp_path
+    )
+    assert locked.returncode == 2 and b"locked on from Kubernetes 1.33" in locked.stderr and locked.stdout == b""

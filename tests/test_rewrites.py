@@ -132,13 +132,15 @@ def test_skips_say_why() -> None:
 @pytest.mark.parametrize(
     ("version", "gate", "action", "words"),
     [
-        ((1, 27), False, "skipped", "need Kubernetes 1.29 or later (target is 1.27)"),
-        ((1, 28), False, "skipped", "SidecarContainers feature gate"),
+        ((1, 27), None, "skipped", "need Kubernetes 1.29 or later (target is 1.27)"),
+        ((1, 28), None, "skipped", "SidecarContainers feature gate"),
         ((1, 28), True, "changed", "-> native sidecar"),
-        ((1, 33), False, "changed", "-> native sidecar"),
+        ((1, 30), None, "changed", "-> native sidecar"),  # beta, on by default
+        ((1, 30), False, "skipped", "feature gate is off"),  # the API server would drop restartPolicy
+        ((1, 33), None, "changed", "-> native sidecar"),
     ],
 )
-def test_target_version_gates_conversion(version: tuple[int, int], gate: bool, action: str, words: str) -> None:
+def test_target_version_gates_conversion(version: tuple[int, int], gate: bool | None, action: str, words: str) -> None:
     text = (FIXTURES / "grace" / "explicit.yaml").read_text(encoding="utf-8")
     outcome = migrate(text, kube_version=version, sidecar_gate=gate)
     first = next(c for c in outcome.changes if c.action != "warning")
@@ -201,3 +203,20 @@ def test_a_null_init_containers_is_an_empty_list(empty: str) -> None:
     assert [item["name"] for item in spec["initContainers"]] == ["cloud-sql-proxy"]
     assert [item["name"] for item in spec["containers"]] == ["app"]
     assert "# none yet" in outcome.text or "#" not in empty
+
+
+@pytest.mark.parametrize("empty", ["", " ~", " null"])
+def test_a_null_grace_period_is_the_default_and_grows(empty: str) -> None:
+    """`terminationGracePeriodSeconds:` with no value is the API's default, 30 s: it grows by the
+    sidecar's budget like an absent one, written in place (not re-emitted)."""
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: n}\nspec:\n"
+        f"  terminationGracePeriodSeconds:{empty}\n  containers:\n"
+        "    - name: app\n      image: busybox:1.36\n    - name: cloud-sql-proxy\n"
+        "      image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3\n"
+        '      args: ["--port=5432", "p:r:i"]\n'
+    )
+    outcome = migrate(text)
+    assert outcome.changed and not outcome.reemitted
+    assert yaml.safe_load(outcome.text)["spec"]["terminationGracePeriodSeconds"] == 35
+    assert not [change for change in outcome.changes if change.action == "warning" and "None" in change.message]

@@ -35,7 +35,7 @@ def findings(path: Path) -> list[Change]:
         gates = dict(re.findall(r"(\w+)=(true|false)", header[3]))
         context = Context(
             kube_version=(int(header[1]), int(header[2])),
-            sidecar_gate=gates.get("SidecarContainers") == "true",
+            sidecar_gate={"true": True, "false": False}.get(gates.get("SidecarContainers", "")),
             restart_rules_gate={"true": True, "false": False}.get(gates.get("ContainerRestartRules", "")),
         )
     return checker.check(decode(text.encode(), str(path)), context)

@@ -49,7 +49,9 @@ class Context:
     the injection requested (None for `migrate`)."""
 
     kube_version: tuple[int, int] = (1, 29)
-    sidecar_gate: bool = False  # --feature-gates SidecarContainers=true (for 1.28)
+    # --feature-gates SidecarContainers=true (needed on 1.28) or =false (beta, on by default, on
+    # 1.29-1.32; GA and locked from 1.33); None when not given
+    sidecar_gate: bool | None = None
     restart_rules_gate: bool | None = None  # --feature-gates ContainerRestartRules=...; None: the version's default
     sidecar_names: tuple[str, ...] = ()
     profiles: tuple[Profile, ...] = field(default_factory=builtins)
@@ -88,7 +90,9 @@ class Context:
     @property
     def native_sidecars_available(self) -> bool:
         """Whether the target cluster runs `restartPolicy: Always` init containers as sidecars."""
-        return self.kube_version >= (1, 29) or (self.kube_version == (1, 28) and self.sidecar_gate)
+        if self.sidecar_gate is False and self.kube_version < (1, 33):
+            return False
+        return self.kube_version >= (1, 29) or (self.kube_version == (1, 28) and bool(self.sidecar_gate))
 
     @property
     def container_restart_rules(self) -> bool:
@@ -103,6 +107,11 @@ class Context:
         if self.native_sidecars_available:
             return None
         major, minor = self.kube_version
+        if self.sidecar_gate is False and (major, minor) >= (1, 28):
+            return (
+                "the SidecarContainers feature gate is off (--feature-gates SidecarContainers=false): the API "
+                "server drops restartPolicy from init containers, and the pod never leaves Init"
+            )
         if (major, minor) == (1, 28):
             return (
                 "Kubernetes 1.28 needs the SidecarContainers feature gate "

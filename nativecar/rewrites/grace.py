@@ -27,9 +27,11 @@ def rewrite(pod: Pod, context: Context) -> list[Change]:
     budget = sum(vendors.shutdown_seconds(pod, container, profile) for container, profile in pod.new_sidecars)
     if budget <= 0:
         return []
-    current = pod.spec.get(KEY, DEFAULT)
+    current = pod.spec.get(KEY)
+    if current is None:  # absent, or `terminationGracePeriodSeconds:` with no value: the API's default
+        current = DEFAULT
     if isinstance(current, bool) or not isinstance(current, int):
-        return [Change(pod.label, f"{KEY} is {current!r}, not a number; left as it is", "warning")]
+        return [Change(pod.label, f"{KEY} is {str(current)!r}, not a number; left as it is", "warning")]
     if current + budget > INT64_MAX:
         return [
             Change(pod.label, f"{KEY} {current} cannot grow by {budget} s (the API's limit); left as it is", "warning")
