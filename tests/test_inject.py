@@ -315,3 +315,16 @@ def test_an_unnamed_app_container_is_not_written_as_none() -> None:
     assert "kubectl.kubernetes.io/default-container" not in annotations
     assert "None" not in done.stdout.decode()
     assert annotations["sidecar.istio.io/nativeSidecar"] == "true"  # the rest was injected
+
+
+def test_a_pod_meshed_by_istio_ambient_gets_no_sidecar_even_forced() -> None:
+    job = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    metadata:\n"
+        '      labels: {istio.io/dataplane-mode: ambient, sidecar.istio.io/inject: "false"}\n'
+        "    spec:\n      restartPolicy: Never\n      containers:\n        - {name: app, image: busybox:1.36}\n"
+    )
+    done = subprocess.run(
+        [str(EXECUTABLE), "inject", "-p", "istio", "--force", "-"], input=job.encode(), capture_output=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.decode() == job
+    assert "mesh another way" in done.stderr.decode()

@@ -171,11 +171,14 @@ class Request:
     pod-template annotation some manifests carry with the release. `assumed`: the release whose
     spelling is written when none is known (the one the widest range of native-capable
     releases reads). `cluster_switch`: what turns native mode on for the whole cluster, for the
-    releases (or vendors) without a per-pod switch.
+    releases (or vendors) without a per-pod switch. `meshed_otherwise`: marks that put the pod
+    in the mesh without this sidecar (Istio's ambient mode): its opt-out is no workaround there,
+    and nothing injects into it.
     """
 
     asks: tuple[PodMark, ...] = ()
     opt_out: tuple[PodMark, ...] = ()
+    meshed_otherwise: tuple[PodMark, ...] = ()
     native: tuple[Spelling, ...] = ()
     native_since: str = ""
     native_default_since: str | None = None

@@ -150,6 +150,15 @@ def _skip_reason(pod: Pod, context: Context, request: Injection) -> str | None:
     problem = context.version_problem()
     if problem:
         return problem
+    from nativecar.vendors.releases import marked
+
+    meshed = marked(pod, profile.request.meshed_otherwise) if profile.request is not None else []
+    if meshed:
+        mark = meshed[0]
+        return (
+            f'is in the {profile.name} mesh another way ({mark.where[:-1]} {mark.key}: "{mark.value}"); '
+            "not even --force injects a sidecar there"
+        )
     opted_out = _opt_out(pod, request)
     if opted_out and not request.force:
         return (

@@ -71,7 +71,10 @@ def check(pod: Pod, context: Context, stream: Stream) -> Iterator[Problem]:
                 yield Problem(f"{DRAIN_ON_IDLE} on {pod.container_name(container)} acts only after SIGTERM", entry)
     if is_job(pod):
         for profile in context.profiles:
-            for mark in marked(pod, profile.request.opt_out) if profile.request is not None else ():
+            request = profile.request
+            if request is None or marked(pod, request.meshed_otherwise):  # meshed another way: by design
+                continue
+            for mark in marked(pod, request.opt_out):
                 yield Problem(
                     f'{mark.key}: "{pod.metadata_map(mark.where)[mark.key]}" turns the mesh off for this '
                     f"{pod.kind}; with native sidecars it completes meshed",
