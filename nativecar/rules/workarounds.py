@@ -95,5 +95,6 @@ def _stopped_by(model: PodModel, dial: Dial, context: Context) -> str | None:
     for profile in context.profiles:
         for port in profile.serves:
             if port.port == dial.port and port.stop_path and port.stop_path.rstrip("/") == path:
-                return f"the {profile.name} sidecar"
+                # Injection is often enabled per namespace, which the manifest does not show.
+                return f"the {profile.name} sidecar (if its injector adds one)"
     return None
