@@ -220,3 +220,28 @@ def test_a_null_grace_period_is_the_default_and_grows(empty: str) -> None:
     assert outcome.changed and not outcome.reemitted
     assert yaml.safe_load(outcome.text)["spec"]["terminationGracePeriodSeconds"] == 35
     assert not [change for change in outcome.changes if change.action == "warning" and "None" in change.message]
+
+
+@pytest.mark.parametrize(
+    ("config", "budget"),
+    [
+        (None, 5),  # Istio's default terminationDrainDuration
+        ("terminationDrainDuration: 45s", 45),
+        ('{"terminationDrainDuration": "1m30s"}', 90),
+        ("holdApplicationUntilProxyStarts: true", 5),
+    ],
+)
+def test_istio_proxy_budget_is_its_termination_drain_duration(config: str | None, budget: int) -> None:
+    """On SIGTERM pilot-agent drains, waits terminationDrainDuration (ProxyConfig, default 5 s),
+    then exits: the grace period grows by that much, read from `proxy.istio.io/config`."""
+    annotations = f"      annotations:\n        proxy.istio.io/config: '{config}'\n" if config else ""
+    text = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    metadata:\n"
+        f"{annotations}      labels: {{app: web}}\n    spec:\n      terminationGracePeriodSeconds: 60\n"
+        "      containers:\n        - {name: web, image: nginx}\n"
+        "        - {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}\n"
+    )
+    outcome = migrate(text)
+    assert outcome.changed
+    spec = yaml.safe_load(outcome.text)["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 60 + budget

@@ -76,6 +76,35 @@ def serves(pod: Pod, container: dict, profile: Profile) -> Served:
 _SERVED: dict[tuple[int, str], Served] = {}  # profiles live as long as the process
 
 
+PROXY_CONFIG = "proxy.istio.io/config"
+
+
+def shutdown_seconds(pod: Pod, container: dict, profile: Profile) -> int:
+    """How long the proxy takes to stop after SIGTERM, in seconds: pilot-agent drains, waits
+    `terminationDrainDuration`, then exits (istio.io/istio pkg/envoy `Agent.Run`, "SIGTERM. We
+    will drain, wait termination drain duration, then exit"). It is read from the pod's
+    `proxy.istio.io/config` annotation (ProxyConfig, as YAML or JSON), else the profile's 5 s,
+    Istio's default."""
+    from nativecar.vendors import duration_seconds
+
+    config = _proxy_config(pod.annotations.get(PROXY_CONFIG))
+    drain = config.get("terminationDrainDuration") if isinstance(config, dict) else None
+    seconds = duration_seconds(str(drain)) if drain is not None else None
+    return seconds if seconds is not None else profile.shutdown_seconds
+
+
+def _proxy_config(text: Any) -> Any:
+    """The ProxyConfig of the annotation: YAML (of which JSON is a part); None when unreadable."""
+    if not isinstance(text, str):
+        return None
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return None
+
+
 def _has_pre_stop(container: dict) -> bool:
     lifecycle = container.get("lifecycle")
     return isinstance(lifecycle, dict) and "preStop" in lifecycle
