@@ -245,25 +245,16 @@ class _Skipping:
     def helm_templates(self, path: Path, directory: bool = False) -> bool:
         """Whether `path` is (in) a Helm chart's `templates/` (a `Chart.yaml` beside that
         directory); says so once per chart."""
-        chart = self.chart_of(path, directory)
+        chart = chart_of(path, directory)
         if chart is not None:
             self.skip_chart(chart)
         return chart is not None
-
-    @staticmethod
-    def chart_of(path: Path, directory: bool = False) -> Path | None:
-        """The chart whose `templates/` holds `path` (or is it, for a directory), if any."""
-        absolute = _absolute(path)
-        for holder in (absolute, *absolute.parents) if directory else absolute.parents:
-            if holder.name == "templates" and (holder.parent / "Chart.yaml").is_file():
-                return holder.parent
-        return None
 
     def template(self, path: Path) -> tuple[bool, Path | None]:
         """For a file: whether it is left out as a chart's template (said once per chart), and
         the chart of a template converted at its source; partials (`_helpers.tpl`) are left out
         silently then, since Helm does not render them."""
-        chart = self.chart_of(path)
+        chart = chart_of(path)
         if chart is None:
             return False, None
         if not self.at_source:
@@ -286,6 +277,16 @@ class _Skipping:
             f"{name}: skipped the Helm chart's templates/ (Go templates, not manifests): {convert}render them with "
             "`helm template`, or run nativecar as Helm's post-renderer"
         )
+
+
+def chart_of(path: Path, directory: bool = False) -> Path | None:
+    """The Helm chart whose `templates/` holds `path` (or is it, for a `directory`): the
+    directory with the `Chart.yaml` beside that `templates/`; None when there is none."""
+    absolute = _absolute(path)
+    for holder in (absolute, *absolute.parents) if directory else absolute.parents:
+        if holder.name == "templates" and (holder.parent / "Chart.yaml").is_file():
+            return holder.parent
+    return None
 
 
 def _absolute(path: Path | str) -> Path:

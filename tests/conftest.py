@@ -38,7 +38,9 @@ def corpus_files() -> list[Path]:
 
 def in_chart_templates(path: Path) -> bool:
     """Whether `path` is in a Helm chart's templates/ (a walk passes over those)."""
-    return any(parent.name == "templates" and (parent.parent / "Chart.yaml").is_file() for parent in path.parents)
+    from nativecar.files import chart_of
+
+    return chart_of(path) is not None
 
 
 @pytest.fixture

@@ -39,11 +39,11 @@ from nativecar.charts.values import (
     VALUES_PATTERNS,
     Chart,
     Named,
-    chart_of,
     load,
     named_sidecars,
     renders,
 )
+from nativecar.files import chart_of
 
 __all__ = [
     "MAX_INSTANCES",

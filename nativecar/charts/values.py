@@ -45,14 +45,6 @@ class Chart:
     named: tuple[Named, ...] = ()
 
 
-def chart_of(path: Path) -> Path | None:
-    """The chart directory of a file in a chart's `templates/` (a `Chart.yaml` beside it)."""
-    for holder in path.parents:
-        if holder.name == "templates" and (holder.parent / "Chart.yaml").is_file():
-            return holder.parent
-    return None
-
-
 def renders(path: Path) -> bool:
     """Whether Helm renders `path` (a file of `templates/`) as manifests nativecar reads: a YAML
     file whose name does not start with `_` (a partial, such as `_helpers.tpl`)."""
